@@ -1,0 +1,154 @@
+// The embedded Kubernetes-compatible API server: store → watch cache → REST verbs → HTTP.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+import { Admission, SYSTEM_NAMESPACES } from './admission.ts';
+import { handle } from './http.ts';
+import type { HttpContext } from './http.ts';
+import { ApiMetrics } from './metrics.ts';
+import { NamespaceFinalizer } from './namespace-finalizer.ts';
+import { loadOrCreatePki } from './pki.ts';
+import { findResource, objectKey } from './resources.ts';
+import { Rest } from './rest.ts';
+import { WatchCache } from './watch-cache.ts';
+
+export interface ApiServerOptions {
+  dataDir: string;
+  port?: number;
+  host?: string;
+  storage?: 'sqlite' | 'memory';
+  /** Events kept for watches to resume from; older resourceVersions get 410 Expired. */
+  watchCacheCapacity?: number;
+  bookmarkIntervalMs?: number;
+  processMetrics?: boolean;
+  podLogs?: HttpContext['podLogs'];
+}
+
+interface CompiledOptions extends Required<Omit<ApiServerOptions, 'podLogs'>> {
+  podLogs?: HttpContext['podLogs'];
+}
+
+export function compileOptions(o: ApiServerOptions): CompiledOptions {
+  if (!o.dataDir) throw new Error('apiserver: a data directory is required');
+  const port = o.port ?? 6443;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`apiserver: invalid port ${o.port}`);
+  return {
+    dataDir: o.dataDir,
+    port,
+    host: o.host ?? '127.0.0.1',
+    storage: o.storage ?? 'sqlite',
+    watchCacheCapacity: o.watchCacheCapacity ?? 100_000,
+    bookmarkIntervalMs: o.bookmarkIntervalMs ?? 10_000,
+    processMetrics: o.processMetrics ?? true,
+    podLogs: o.podLogs,
+  };
+}
+
+export interface RunningApiServer {
+  url: string;
+  /** PEM of the CA that signed the serving certificate. */
+  caPem: string;
+  token: string;
+  kubeconfigPath: string;
+  close(): Promise<void>;
+}
+
+/** The admin bearer token: generated on first start, kept (mode 0600) in the data dir. */
+function loadOrCreateToken(dataDir: string): string {
+  const path = join(dataDir, 'token');
+  if (existsSync(path)) {
+    const t = readFileSync(path, 'utf8').trim();
+    if (t) return t;
+  }
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(path, token + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return token;
+}
+
+export function writeAdminKubeconfig(path: string, server: string, token: string, caPem: string): void {
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'strata', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+    users: [{ name: 'strata-admin', user: { token } }],
+    contexts: [{ name: 'strata', context: { cluster: 'strata', user: 'strata-admin', namespace: 'default' } }],
+    'current-context': 'strata',
+    preferences: {},
+  };
+  writeFileSync(path, toYaml(doc), { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+async function ensureSystemNamespaces(rest: Rest): Promise<void> {
+  const ns = findResource('', 'v1', 'namespaces')!;
+  for (const name of SYSTEM_NAMESPACES) {
+    if (rest.tryGet(ns, undefined, name)) continue;
+    await rest.create(ns, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {
+      dryRun: false, fieldManager: 'strata-apiserver', fieldValidation: 'Strict', warnings: [],
+    });
+  }
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<RunningApiServer> {
+  const o = compileOptions(options);
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  const token = loadOrCreateToken(o.dataDir);
+  const store: Store = await openStore(o.storage === 'sqlite' ? { backend: 'sqlite', path: join(o.dataDir, 'state.sqlite') } : { backend: 'memory' });
+  const cache = new WatchCache(store, { capacity: o.watchCacheCapacity });
+  await cache.start();
+  const admission = new Admission(cache);
+  const rest = new Rest(store, cache, admission);
+  const metrics = new ApiMetrics({ processMetrics: o.processMetrics });
+  const watches = new Set<ServerResponse>();
+  let address = '';
+  const ctx: HttpContext = { rest, cache, metrics, token, serverAddress: () => address, bookmarkIntervalMs: o.bookmarkIntervalMs, podLogs: o.podLogs, watches };
+  await ensureSystemNamespaces(rest);
+  const finalizer = new NamespaceFinalizer(rest, cache);
+  finalizer.start();
+
+  const pki = await loadOrCreatePki(o.dataDir, o.host);
+  const server: Server = createServer({ key: pki.keyPem, cert: pki.certPem, keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    void handle(ctx, req, res);
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  address = `${host}:${addr.port}`;
+  const url = `https://${address}`;
+  const kubeconfigPath = join(o.dataDir, 'kubeconfig');
+  writeAdminKubeconfig(kubeconfigPath, url, token, pki.caPem);
+
+  let closed = false;
+  return {
+    url,
+    caPem: pki.caPem,
+    token,
+    kubeconfigPath,
+    async close() {
+      if (closed) return;
+      closed = true;
+      finalizer.stop();
+      for (const w of watches) w.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      cache.stop();
+      await store.close();
+    },
+  };
+}
+
+export { objectKey };

@@ -1,0 +1,130 @@
+// Per-kind write strategies, as upstream's registry strategies (PrepareForCreate, PrepareForUpdate, status
+// subresource resets, generation, graceful deletion). Pure functions over objects; no I/O.
+import { isDeepStrictEqual } from 'node:util';
+import type { KubeObject, Pod } from '../api/types.ts';
+import type { ResourceDef } from './resources.ts';
+
+export function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function withoutMetaAndStatus(o: KubeObject): Record<string, unknown> {
+  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
+  return rest;
+}
+
+function hasStatus(r: ResourceDef): boolean {
+  return r.subresources.includes('status');
+}
+
+/** Pod QoS class as the kubelet and apiserver compute it (pkg/apis/core/helper/qos). */
+export function podQOSClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
+  const containers = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])];
+  let any = false;
+  let guaranteed = true;
+  for (const c of containers) {
+    const req = c.resources?.requests ?? {};
+    const lim = c.resources?.limits ?? {};
+    for (const name of ['cpu', 'memory']) {
+      const l = lim[name];
+      const q = req[name] ?? l;
+      if (q !== undefined || l !== undefined) any = true;
+      if (l === undefined || q === undefined || String(q) !== String(l)) guaranteed = false;
+    }
+  }
+  if (!any) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+export function prepareForCreate(r: ResourceDef, obj: KubeObject, now: string): void {
+  const m = obj.metadata;
+  m.generation = 1;
+  delete m.deletionTimestamp;
+  delete m.deletionGracePeriodSeconds;
+  if (r.resetStatusOnCreate) delete obj.status;
+  switch (r.kind) {
+    case 'Pod':
+      obj.status = { phase: 'Pending', qosClass: podQOSClass(obj as Pod) };
+      break;
+    case 'PersistentVolume':
+      obj.status = { phase: 'Pending', lastPhaseTransitionTime: now };
+      break;
+    case 'PersistentVolumeClaim':
+      obj.status = { phase: 'Pending' };
+      break;
+    case 'Namespace': {
+      const spec = ((obj.spec as { finalizers?: string[] } | undefined) ??= {});
+      spec.finalizers ??= ['kubernetes'];
+      obj.status = { phase: 'Active' };
+      break;
+    }
+  }
+}
+
+/** A write to the object itself: status changes are ignored for kinds with a status subresource. */
+export function prepareForUpdate(r: ResourceDef, next: KubeObject, old: KubeObject): void {
+  if (hasStatus(r)) {
+    if (old.status === undefined) delete next.status;
+    else next.status = clone(old.status);
+  }
+  if (r.kind === 'Namespace') {
+    // spec.finalizers is only changed through namespaces/finalize; keep it.
+    next.spec = clone(old.spec);
+  }
+  bumpGeneration(next, old);
+}
+
+/** A write to /status: everything but status comes from the stored object (ResetObjectMetaForStatus). */
+export function prepareForStatusUpdate(next: KubeObject, old: KubeObject): KubeObject {
+  const out = clone(old);
+  out.status = next.status === undefined ? undefined : clone(next.status);
+  if (out.status === undefined) delete out.status;
+  out.metadata.managedFields = next.metadata.managedFields ?? out.metadata.managedFields;
+  return out;
+}
+
+export function bumpGeneration(next: KubeObject, old: KubeObject): void {
+  const gen = old.metadata.generation ?? 1;
+  next.metadata.generation = isDeepStrictEqual(withoutMetaAndStatus(next), withoutMetaAndStatus(old)) ? gen : gen + 1;
+}
+
+/** Metadata fields the client cannot change on update; copied from the stored object. */
+export function preserveSystemMetadata(next: KubeObject, old: KubeObject): void {
+  const m = next.metadata;
+  const o = old.metadata;
+  m.uid = o.uid;
+  m.creationTimestamp = o.creationTimestamp;
+  if (o.deletionTimestamp) {
+    m.deletionTimestamp = o.deletionTimestamp;
+    if (o.deletionGracePeriodSeconds !== undefined) m.deletionGracePeriodSeconds = o.deletionGracePeriodSeconds;
+  } else {
+    delete m.deletionTimestamp;
+    delete m.deletionGracePeriodSeconds;
+  }
+  if (m.generateName === undefined && o.generateName !== undefined) m.generateName = o.generateName;
+}
+
+/** Whether two stored states differ in anything but resourceVersion and managedFields timestamps. */
+export function semanticallyEqual(a: KubeObject, b: KubeObject): boolean {
+  const strip = (o: KubeObject) => {
+    const c = { ...o, metadata: { ...o.metadata } };
+    delete c.metadata.resourceVersion;
+    c.metadata.managedFields = c.metadata.managedFields?.map((f) => ({ ...f, time: undefined }));
+    return c;
+  };
+  return isDeepStrictEqual(strip(a), strip(b));
+}
+
+/**
+ * Graceful deletion period for an object, or 0 to delete at once (pods bound to a node wait for the node to
+ * confirm; unscheduled or terminated pods go at once — upstream's pod CheckGracefulDelete).
+ */
+export function gracePeriodSeconds(r: ResourceDef, obj: KubeObject, requested: number | undefined): number {
+  if (r.kind !== 'Pod') return 0;
+  const pod = obj as Pod;
+  if (!pod.spec.nodeName) return 0;
+  const phase = pod.status?.phase;
+  if (phase === 'Succeeded' || phase === 'Failed') return 0;
+  const grace = requested ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+  return Math.max(0, grace);
+}

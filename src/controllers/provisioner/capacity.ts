@@ -1,0 +1,87 @@
+// CSIStorageCapacity publishing, as external-provisioner's capacity controller (--enable-capacity): one object per
+// (topology segment x StorageClass of the driver with WaitForFirstConsumer), its capacity from CSI GetCapacity.
+import type { CSIDriver, CSIStorageCapacity, CSINode, Node, StorageClass } from '../../api/types.ts';
+import { bytesToQuantityString } from '../../api/quantity.ts';
+import { LabelCapacityDriverName, LabelCapacityManagedBy } from '../../api/well-known.ts';
+import type { CsiControllerClient } from './provisioner-logic.ts';
+
+export interface CapacityDeps {
+  driverName: string;
+  /** Namespace the objects live in (the provisioner's own). */
+  namespace: string;
+  /** Value of csi.storage.k8s.io/managed-by; upstream's default is "external-provisioner". */
+  managedBy: string;
+  csi: CsiControllerClient;
+  getCSIDriver(): CSIDriver | undefined;
+  listClasses(): StorageClass[];
+  listNodes(): Node[];
+  listCSINodes(): CSINode[];
+  /** The objects currently published with our labels. */
+  listCapacities(): CSIStorageCapacity[];
+  createCapacity(capacity: CSIStorageCapacity): Promise<unknown>;
+  updateCapacity(capacity: CSIStorageCapacity): Promise<unknown>;
+  deleteCapacity(name: string): Promise<unknown>;
+}
+
+/** Distinct topology segments of the nodes where the driver runs, keyed by the driver's CSINode topology keys. */
+export function topologySegments(driverName: string, nodes: Node[], csiNodes: CSINode[]): Array<Record<string, string>> {
+  const byKey = new Map<string, Record<string, string>>();
+  for (const csiNode of csiNodes) {
+    const keys = csiNode.spec.drivers.find((d) => d.name === driverName)?.topologyKeys ?? [];
+    const labels = nodes.find((n) => n.metadata.name === csiNode.metadata.name)?.metadata.labels ?? {};
+    if (keys.length === 0 || !keys.every((k) => Object.hasOwn(labels, k))) continue;
+    const segment = Object.fromEntries([...keys].sort().map((k) => [k, labels[k]]));
+    byKey.set(JSON.stringify(segment), segment);
+  }
+  return [...byKey.values()];
+}
+
+const segmentKey = (className: string, segment: Record<string, string> | undefined) => `${className}\n${JSON.stringify(segment ?? {})}`;
+
+/** One reconcile pass: create, update and delete CSIStorageCapacity objects until they match GetCapacity. */
+export async function syncStorageCapacity(deps: CapacityDeps): Promise<void> {
+  const publish = deps.getCSIDriver()?.spec.storageCapacity === true;
+  const classes = publish
+    ? deps.listClasses().filter((sc) => sc.provisioner === deps.driverName && sc.volumeBindingMode === 'WaitForFirstConsumer')
+    : [];
+  const segments = classes.length ? topologySegments(deps.driverName, deps.listNodes(), deps.listCSINodes()) : [];
+  const existing = new Map(deps.listCapacities().map((c) => [segmentKey(c.storageClassName, c.nodeTopology?.matchLabels), c]));
+  for (const sc of classes) {
+    for (const segment of segments) {
+      const key = segmentKey(sc.metadata.name ?? '', segment);
+      const response = await deps.csi.getCapacity({
+        parameters: sc.parameters ?? {},
+        // Capacity is assumed independent of capabilities; the spec requires some, upstream passes these.
+        volumeCapabilities: [{ mount: { fsType: '', mountFlags: [] }, accessMode: { mode: 'SINGLE_NODE_WRITER' } }],
+        accessibleTopology: { segments: segment },
+      });
+      const capacity = bytesToQuantityString(response.availableCapacity);
+      const maximumVolumeSize = response.maximumVolumeSize ? bytesToQuantityString(response.maximumVolumeSize) : undefined;
+      const current = existing.get(key);
+      existing.delete(key);
+      if (!current) {
+        await deps.createCapacity({
+          apiVersion: 'storage.k8s.io/v1',
+          kind: 'CSIStorageCapacity',
+          metadata: {
+            generateName: 'csisc-',
+            namespace: deps.namespace,
+            labels: { [LabelCapacityDriverName]: deps.driverName, [LabelCapacityManagedBy]: deps.managedBy },
+          },
+          storageClassName: sc.metadata.name ?? '',
+          nodeTopology: { matchLabels: segment },
+          capacity,
+          ...(maximumVolumeSize ? { maximumVolumeSize } : {}),
+        });
+      } else if (current.capacity !== capacity || current.maximumVolumeSize !== maximumVolumeSize) {
+        const updated = structuredClone(current);
+        updated.capacity = capacity;
+        if (maximumVolumeSize) updated.maximumVolumeSize = maximumVolumeSize;
+        else delete updated.maximumVolumeSize;
+        await deps.updateCapacity(updated);
+      }
+    }
+  }
+  // Whatever is left describes a class or segment that no longer exists.
+  for (const obsolete of existing.values()) await deps.deleteCapacity(obsolete.metadata.name ?? '');
+}

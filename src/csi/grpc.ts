@@ -1,0 +1,145 @@
+// CSI over gRPC on unix sockets: the vendored csi.proto loaded once, a server that hosts any subset of the CSI
+// services, and a client with one promise-returning method per RPC.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CsiError } from './errors.ts';
+import type { ControllerRpcs, GroupControllerRpcs, IdentityRpcs, NodeRpcs, ServiceImpl } from './types.ts';
+
+const protoPath = fileURLToPath(new URL('./proto/csi.proto', import.meta.url));
+
+// snake_case names as in the spec; int64 as decimal strings so capacities above 2^53 stay exact.
+const loaderOptions: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+type CsiServiceName = 'Identity' | 'Controller' | 'Node' | 'GroupController';
+type CsiPackage = Record<CsiServiceName, grpc.ServiceClientConstructor>;
+
+let csiPackage: CsiPackage | undefined;
+
+export function loadCsiPackage(): CsiPackage {
+  if (!csiPackage) {
+    const definition = protoLoader.loadSync(protoPath, loaderOptions);
+    const root = grpc.loadPackageDefinition(definition) as unknown as { csi: { v1: CsiPackage } };
+    csiPackage = root.csi.v1;
+  }
+  return csiPackage;
+}
+
+// "unix:///run/csi.sock", "unix:/run/csi.sock" and "/run/csi.sock" all name the same socket.
+export function socketPathOf(endpoint: string): string {
+  const path = endpoint.replace(/^unix:(\/\/)?/, '');
+  if (!path.startsWith('/')) throw new Error(`CSI endpoint ${JSON.stringify(endpoint)} is not an absolute unix socket path`);
+  return path;
+}
+
+export interface CsiServices {
+  identity: ServiceImpl<IdentityRpcs>;
+  controller?: ServiceImpl<ControllerRpcs>;
+  node?: ServiceImpl<NodeRpcs>;
+  groupController?: ServiceImpl<GroupControllerRpcs>;
+}
+
+export interface CsiServer {
+  endpoint: string;
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+function toServiceError(err: unknown): Partial<grpc.ServiceError> {
+  if (err instanceof CsiError) return { code: err.code, details: err.details };
+  return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+}
+
+function handlersOf(impl: object): grpc.UntypedServiceImplementation {
+  const handlers: grpc.UntypedServiceImplementation = {};
+  for (const [method, fn] of Object.entries(impl)) {
+    if (typeof fn !== 'function') continue;
+    handlers[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      Promise.resolve()
+        .then(() => fn.call(impl, call.request))
+        .then(
+          (res) => callback(null, res),
+          (err) => callback(toServiceError(err)),
+        );
+    };
+  }
+  return handlers;
+}
+
+export async function createCsiServer(endpoint: string, services: CsiServices): Promise<CsiServer> {
+  const socketPath = socketPathOf(endpoint);
+  try {
+    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath); // stale socket of an earlier run
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const pkg = loadCsiPackage();
+  const server = new grpc.Server();
+  const byName: Array<[CsiServiceName, object | undefined]> = [
+    ['Identity', services.identity],
+    ['Controller', services.controller],
+    ['Node', services.node],
+    ['GroupController', services.groupController],
+  ];
+  for (const [name, impl] of byName) if (impl) server.addService(pkg[name].service, handlersOf(impl));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+  );
+  chmodSync(socketPath, 0o600);
+  return {
+    endpoint: `unix://${socketPath}`,
+    socketPath,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          try {
+            unlinkSync(socketPath);
+          } catch {
+            // already gone
+          }
+          resolve();
+        });
+      }),
+  };
+}
+
+export interface CallOptions {
+  /** Deadline of this call in milliseconds; the client's default when absent. */
+  timeoutMs?: number;
+}
+
+type RpcMethods<R> = {
+  [K in keyof R as Uncapitalize<K & string>]: R[K] extends [infer Req, infer Res] ? (req?: Req, opts?: CallOptions) => Promise<Res> : never;
+};
+
+export type CsiClient = RpcMethods<IdentityRpcs> &
+  RpcMethods<ControllerRpcs> &
+  RpcMethods<NodeRpcs> &
+  RpcMethods<GroupControllerRpcs> & { close(): void };
+
+export function connectCsi(endpoint: string, defaults: { timeoutMs?: number } = {}): CsiClient {
+  const pkg = loadCsiPackage();
+  const address = `unix:${socketPathOf(endpoint)}`;
+  const defaultTimeoutMs = defaults.timeoutMs ?? 60_000;
+  const clients: grpc.Client[] = [];
+  const methods: Record<string, unknown> = {};
+  for (const name of ['Identity', 'Controller', 'Node', 'GroupController'] as const) {
+    const client = new pkg[name](address, grpc.credentials.createInsecure());
+    clients.push(client);
+    for (const rpc of Object.keys(pkg[name].service)) {
+      const fn = (client as unknown as Record<string, Function>)[rpc];
+      methods[rpc[0].toLowerCase() + rpc.slice(1)] = (req: object = {}, opts: CallOptions = {}) =>
+        new Promise((resolve, reject) => {
+          const deadline = new Date(Date.now() + (opts.timeoutMs ?? defaultTimeoutMs));
+          fn.call(client, req, { deadline }, (err: grpc.ServiceError | null, res: unknown) =>
+            err ? reject(new CsiError(err.code, err.details)) : resolve(res),
+          );
+        });
+    }
+  }
+  methods.close = () => clients.forEach((c) => c.close());
+  return methods as CsiClient;
+}

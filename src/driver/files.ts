@@ -1,0 +1,235 @@
+// The data dir's file work: where volumes and snapshots live, copying trees, measuring them, bind mounts and
+// pausing a volume's writers. Paths are only ever built from IDs that passed parseVolumeId/parseSnapshotId.
+import { execFile } from 'node:child_process';
+import { constants, type Dirent } from 'node:fs';
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const uuid = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const volumeIdPattern = new RegExp(`^vol-${uuid}$`);
+const snapshotIdPattern = new RegExp(`^snap-${uuid}$`);
+
+export const newVolumeId = () => `vol-${crypto.randomUUID()}`;
+export const newSnapshotId = () => `snap-${crypto.randomUUID()}`;
+export const isVolumeId = (id: string) => volumeIdPattern.test(id);
+export const isSnapshotId = (id: string) => snapshotIdPattern.test(id);
+
+export class DataDir {
+  readonly root: string;
+  constructor(root: string) {
+    this.root = root;
+  }
+  volumePath(id: string): string {
+    if (!isVolumeId(id)) throw new Error(`not a volume id: ${JSON.stringify(id)}`);
+    return join(this.root, 'volumes', id);
+  }
+  snapshotPath(id: string): string {
+    if (!isSnapshotId(id)) throw new Error(`not a snapshot id: ${JSON.stringify(id)}`);
+    return join(this.root, 'snapshots', id);
+  }
+  // Work in progress is built here and renamed into place, so a half-made tree never sits at its final path.
+  scratchPath(id: string): string {
+    if (!isVolumeId(id) && !isSnapshotId(id)) throw new Error(`not an id: ${JSON.stringify(id)}`);
+    return join(this.root, 'scratch', id);
+  }
+  async prepare(): Promise<void> {
+    for (const dir of ['volumes', 'snapshots', 'scratch']) await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+// Moves a finished tree into place; removes whatever a crashed attempt left at the destination first.
+export async function publishTree(scratch: string, dest: string): Promise<void> {
+  await rm(dest, { recursive: true, force: true });
+  await rename(scratch, dest);
+}
+
+const CopyConcurrency = 8;
+
+// Copies a directory tree: regular files as reflink clones where the filesystem can (a plain copy otherwise),
+// symlinks as symlinks (never followed), modes, owners and mtimes preserved. Sockets, fifos and devices are skipped.
+export async function copyTree(src: string, dest: string): Promise<void> {
+  const files: Array<[string, string]> = [];
+  const dirs: Array<[string, string]> = [];
+  async function walk(from: string, to: string): Promise<void> {
+    await mkdir(to, { recursive: true });
+    dirs.push([from, to]);
+    const entries: Dirent[] = await readdir(from, { withFileTypes: true });
+    for (const e of entries) {
+      const a = join(from, e.name);
+      const b = join(to, e.name);
+      if (e.isDirectory()) await walk(a, b);
+      else if (e.isFile()) files.push([a, b]);
+      else if (e.isSymbolicLink()) {
+        await symlink(await readlink(a), b);
+        await copyAttributes(a, b, true);
+      }
+    }
+  }
+  await walk(src, dest);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < files.length) {
+      const [a, b] = files[next++];
+      await copyFile(a, b, constants.COPYFILE_FICLONE);
+      await copyAttributes(a, b, false);
+    }
+  }
+  await Promise.all(Array.from({ length: CopyConcurrency }, worker));
+  // Directories last, deepest first: filling them changed their mtimes.
+  for (const [a, b] of dirs.reverse()) await copyAttributes(a, b, false);
+}
+
+async function copyAttributes(from: string, to: string, isLink: boolean): Promise<void> {
+  const s = await lstat(from);
+  await lchown(to, s.uid, s.gid);
+  if (isLink) return lutimes(to, s.atime, s.mtime);
+  await chmod(to, s.mode & 0o7777);
+  await utimes(to, s.atime, s.mtime);
+}
+
+// Bytes the tree occupies on disk (allocated blocks, like du), and its inode count.
+export async function treeUsage(root: string): Promise<{ bytes: bigint; inodes: bigint }> {
+  let bytes = 0n;
+  let inodes = 0n;
+  async function walk(path: string): Promise<void> {
+    const s = await lstat(path, { bigint: true });
+    bytes += s.blocks * 512n;
+    inodes += 1n;
+    if (s.isDirectory()) for (const name of await readdir(path)) await walk(join(path, name));
+  }
+  await walk(root);
+  return { bytes, inodes };
+}
+
+// ---- mounts ----
+
+interface MountInfo {
+  device: string; // major:minor
+  root: string; // path inside the mounted filesystem
+  mountPoint: string;
+}
+
+function unescapeMountField(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export function parseMountInfo(text: string): MountInfo[] {
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const f = l.split(' ');
+      return { device: f[2], root: unescapeMountField(f[3]), mountPoint: unescapeMountField(f[4]) };
+    });
+}
+
+export async function isMountPoint(path: string): Promise<boolean> {
+  const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  return mounts.some((m) => m.mountPoint === path);
+}
+
+export async function bindMount(source: string, target: string, readonly: boolean): Promise<void> {
+  await run('mount', ['--bind', source, target]);
+  if (readonly) await run('mount', ['-o', 'remount,bind,ro', target]);
+}
+
+export async function unmount(target: string): Promise<void> {
+  await run('umount', [target]);
+}
+
+// Where `path` lives inside its filesystem: the root field a bind mount of it shows in /proc/*/mountinfo.
+async function filesystemPathOf(path: string): Promise<{ device: string; fsPath: string }> {
+  const s = await stat(path);
+  const device = `${Math.floor(s.dev / 256) & 0xfff}:${(s.dev & 0xff) | ((s.dev >> 12) & 0xfff00)}`;
+  const mounts = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  const holder = mounts
+    .filter((m) => path === m.mountPoint || path.startsWith(m.mountPoint === '/' ? '/' : m.mountPoint + '/'))
+    .sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  const rest = holder.mountPoint === '/' ? path : path.slice(holder.mountPoint.length);
+  const fsPath = (holder.root === '/' ? '' : holder.root) + rest;
+  return { device, fsPath: fsPath === '' ? '/' : fsPath };
+}
+
+function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir + '/');
+}
+
+// Every process (other than this one) that can write to the volume: those whose mount namespace holds a bind mount
+// of the volume's directory (pods run in their own mount namespaces), and those with an open file or working
+// directory inside it or inside one of its publish targets.
+export async function findWriters(volumeDir: string, targetPaths: string[]): Promise<number[]> {
+  const { device, fsPath } = await filesystemPathOf(volumeDir);
+  const ownNamespace = await readlink('/proc/self/ns/mnt');
+  const roots = [volumeDir, ...targetPaths];
+  const writers: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if ((await readlink(`/proc/${pid}/ns/mnt`)) !== ownNamespace) {
+        const mounts = parseMountInfo(await readFile(`/proc/${pid}/mountinfo`, 'utf8'));
+        if (mounts.some((m) => m.device === device && within(m.root, fsPath))) {
+          writers.push(pid);
+          continue;
+        }
+      }
+      const links = [await readlink(`/proc/${pid}/cwd`)];
+      for (const fd of await readdir(`/proc/${pid}/fd`)) links.push(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
+      if (links.some((l) => roots.some((r) => within(l, r)))) writers.push(pid);
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return writers;
+}
+
+async function isStopped(pid: number): Promise<boolean> {
+  try {
+    const statLine = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = statLine.slice(statLine.lastIndexOf(')') + 2, statLine.lastIndexOf(')') + 3);
+    return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+  } catch {
+    return true; // gone
+  }
+}
+
+// Runs fn with the given processes stopped (SIGSTOP, waiting until each has actually stopped), and always resumes
+// them afterwards.
+export async function withProcessesStopped<T>(pids: number[], fn: () => Promise<T>): Promise<T> {
+  const stopped: number[] = [];
+  try {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGSTOP');
+        stopped.push(pid);
+      } catch {
+        // exited already
+      }
+    }
+    for (const pid of stopped) {
+      for (let i = 0; i < 200 && !(await isStopped(pid)); i++) await new Promise((r) => setTimeout(r, 5));
+    }
+    return await fn();
+  } finally {
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// The driver's storage layout in topology terms: one zonal pool per zone (reachable from every node of the zone) and
+// one local pool per node with a local disk (reachable from that node only).
+import type { ClusterNode, ClusterSpec } from '../api/cluster.ts';
+import type { Topology } from '../csi/types.ts';
+import type { PoolKind } from './store.ts';
+
+export const ZoneKey = 'topology.kubernetes.io/zone';
+export const RegionKey = 'topology.kubernetes.io/region';
+export const HostnameKey = 'kubernetes.io/hostname';
+// Requests may still name the deprecated beta labels; they mean the same domains.
+const keyAliases: Record<string, string> = {
+  'failure-domain.beta.kubernetes.io/zone': ZoneKey,
+  'failure-domain.beta.kubernetes.io/region': RegionKey,
+};
+
+export interface Pool {
+  kind: PoolKind;
+  zone: string;
+  node: string | null;
+  capacity: bigint;
+}
+
+export function poolsOf(cluster: ClusterSpec, kind: PoolKind): Pool[] {
+  if (kind === 'zonal') {
+    return cluster.zones.filter((z) => z.zonalPoolBytes > 0n).map((z) => ({ kind, zone: z.name, node: null, capacity: z.zonalPoolBytes }));
+  }
+  return cluster.nodes.filter((n) => n.localPoolBytes > 0n).map((n) => ({ kind, zone: n.zone, node: n.name, capacity: n.localPoolBytes }));
+}
+
+export function poolKey(pool: { kind: PoolKind; zone: string; node: string | null }): string {
+  return pool.kind === 'zonal' ? pool.zone : pool.node!;
+}
+
+export function nodeTopology(cluster: ClusterSpec, node: ClusterNode): Topology {
+  return { segments: { [RegionKey]: cluster.region, [ZoneKey]: node.zone, [HostnameKey]: node.name } };
+}
+
+// Where a volume in this pool is reachable from, as accessible_topology.
+export function poolTopology(cluster: ClusterSpec, pool: { zone: string; node: string | null }): Topology[] {
+  const segments: Record<string, string> = { [RegionKey]: cluster.region, [ZoneKey]: pool.zone };
+  if (pool.node !== null) segments[HostnameKey] = pool.node;
+  return [{ segments }];
+}
+
+// Whether a volume in the pool is reachable from somewhere inside the segment. A segment naming a key the driver does
+// not know matches nothing.
+export function poolMatchesSegment(cluster: ClusterSpec, pool: Pool, segments: Record<string, string>): boolean {
+  for (const [rawKey, value] of Object.entries(segments)) {
+    const k = keyAliases[rawKey] ?? rawKey;
+    if (k === RegionKey) {
+      if (value !== cluster.region) return false;
+    } else if (k === ZoneKey) {
+      if (value !== pool.zone) return false;
+    } else if (k === HostnameKey) {
+      const node = cluster.nodes.find((n) => n.name === value);
+      if (!node || node.zone !== pool.zone || (pool.node !== null && pool.node !== value)) return false;
+    } else return false;
+  }
+  return true;
+}
+
+// Whether a node can reach a volume placed in the pool.
+export function nodeReachesPool(node: ClusterNode, pool: { zone: string; node: string | null }): boolean {
+  return pool.node !== null ? pool.node === node.name : pool.zone === node.zone;
+}

@@ -1,0 +1,470 @@
+// The volume binder of the VolumeBinding plugin (pkg/scheduler/framework/plugins/volumebinding/binder.go):
+// classifies a pod's claims, finds PVs or provisioning for them per node, assumes the choice, writes it to the API
+// and waits for the PV controller and the provisioner to finish the binding.
+import type { CSIStorageCapacity, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../../api/types.ts';
+import { checkVolumeNodeAffinity, topologyTermsMatch } from '../../../api/node-affinity.ts';
+import { labelSelectorFromObject } from '../../../api/labels.ts';
+import { parseQuantity, quantityValue } from '../../../api/quantity.ts';
+import {
+  claimRequestBytes,
+  claimStorageClassName,
+  findMatchingVolume,
+  isClaimBound,
+  isVolumeBoundToClaim,
+} from '../../../api/volume-matching.ts';
+import { AnnBoundByController, AnnSelectedNode, NotSupportedProvisioner } from '../../../api/well-known.ts';
+import { notFoundMessage, type ClusterObjects } from '../../cluster-objects.ts';
+
+// ConflictReasons, in the order FindPodVolumes reports them.
+export const ErrReasonBindConflict = "node(s) didn't find available persistent volumes to bind";
+export const ErrReasonNodeConflict = 'node(s) had volume node affinity conflict';
+export const ErrReasonNotEnoughSpace = 'node(s) did not have enough free storage';
+export const ErrReasonPVNotExist = 'node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)';
+
+export class VolumeBindingError extends Error {
+  override name = 'VolumeBindingError';
+}
+
+export interface PodVolumeClaims {
+  boundClaims: PersistentVolumeClaim[];
+  unboundClaimsDelayBinding: PersistentVolumeClaim[];
+  unboundClaimsImmediate: PersistentVolumeClaim[];
+  /** The PVs (latest, possibly assumed) of each storage class of the delayed claims. */
+  unboundVolumesDelayBinding: Map<string, PersistentVolume[]>;
+}
+
+export interface BindingInfo {
+  pv: PersistentVolume;
+  pvc: PersistentVolumeClaim;
+}
+
+export interface ProvisionedClaim {
+  pvc: PersistentVolumeClaim;
+  /** The CSIStorageCapacity that showed room for it, when capacity was checked. */
+  nodeCapacity?: CSIStorageCapacity;
+}
+
+export interface PodVolumes {
+  staticBindings: BindingInfo[];
+  dynamicProvisions: ProvisionedClaim[];
+}
+
+/** The API writes PreBind makes. */
+export interface VolumeBindingApi {
+  updatePV(pv: PersistentVolume): Promise<PersistentVolume>;
+  updatePVC(pvc: PersistentVolumeClaim): Promise<PersistentVolumeClaim>;
+}
+
+export interface VolumeBinderOptions {
+  /** How long PreBind waits for the binding to complete (upstream bindTimeoutSeconds: 600). */
+  bindTimeoutMs?: number;
+  /** How often PreBind checks the binding (upstream: every second). */
+  pollIntervalMs?: number;
+  /** Beyond upstream: called for a claim whose selected-node names a node that no longer exists (k8s #100485). */
+  onStaleSelectedNode?: (pvc: PersistentVolumeClaim) => void;
+}
+
+export const pvcKey = (pvc: PersistentVolumeClaim): string => `${pvc.metadata.namespace ?? ''}/${pvc.metadata.name ?? ''}`;
+
+function resourceVersion(obj: { metadata: { resourceVersion?: string } }): bigint {
+  const rv = obj.metadata.resourceVersion ?? '';
+  return /^[0-9]+$/.test(rv) ? BigInt(rv) : 0n;
+}
+
+/** GetBindVolumeToClaim: the PV with a full claimRef to the claim and bound-by-controller set when the PV was not pre-bound. */
+export function bindVolumeToClaim(pv: PersistentVolume, claim: PersistentVolumeClaim): { pv: PersistentVolume; dirty: boolean } {
+  const shouldSetBoundByController = !isVolumeBoundToClaim(pv, claim);
+  const clone = structuredClone(pv);
+  let dirty = false;
+  const ref = pv.spec.claimRef;
+  if (!ref || ref.name !== claim.metadata.name || ref.namespace !== claim.metadata.namespace || ref.uid !== claim.metadata.uid) {
+    clone.spec.claimRef = {
+      kind: 'PersistentVolumeClaim',
+      namespace: claim.metadata.namespace,
+      name: claim.metadata.name,
+      uid: claim.metadata.uid,
+      apiVersion: 'v1',
+      resourceVersion: claim.metadata.resourceVersion,
+    };
+    dirty = true;
+  }
+  if (shouldSetBoundByController && !(AnnBoundByController in (clone.metadata.annotations ?? {}))) {
+    clone.metadata.annotations = { ...clone.metadata.annotations, [AnnBoundByController]: 'yes' };
+    dirty = true;
+  }
+  return { pv: clone, dirty };
+}
+
+/** capacitySufficient: maximumVolumeSize, when given, is the more precise limit. */
+export function capacitySufficient(capacity: CSIStorageCapacity, sizeInBytes: bigint): boolean {
+  const limit = capacity.maximumVolumeSize ?? capacity.capacity;
+  return limit !== undefined && quantityValue(parseQuantity(limit)) >= sizeInBytes;
+}
+
+/** nodeHasAccess: the capacity's nodeTopology selects the node; no topology means unavailable. */
+export function nodeHasAccess(node: Node, capacity: CSIStorageCapacity): boolean {
+  if (!capacity.nodeTopology) return false;
+  try {
+    return labelSelectorFromObject(capacity.nodeTopology).matches(node.metadata.labels);
+  } catch {
+    return false;
+  }
+}
+
+export class VolumeBinder {
+  private readonly objects: ClusterObjects;
+  private readonly api: VolumeBindingApi;
+  readonly bindTimeoutMs: number;
+  readonly pollIntervalMs: number;
+  private readonly onStaleSelectedNode?: (pvc: PersistentVolumeClaim) => void;
+  private readonly changeWaiters = new Set<() => void>();
+
+  constructor(objects: ClusterObjects, api: VolumeBindingApi, options: VolumeBinderOptions = {}) {
+    this.objects = objects;
+    this.api = api;
+    this.bindTimeoutMs = options.bindTimeoutMs ?? 600_000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.onStaleSelectedNode = options.onStaleSelectedNode;
+  }
+
+  /** Wakes PreBind waits early after a PV, PVC or pod change (they also re-check every pollIntervalMs). */
+  notifyChange(): void {
+    for (const wake of this.changeWaiters) wake();
+    this.changeWaiters.clear();
+  }
+
+  /** IsDelayBindingMode: a claim whose class is WaitForFirstConsumer; no class or a missing class is Immediate. */
+  isDelayBindingMode(pvc: PersistentVolumeClaim): boolean {
+    const className = claimStorageClassName(pvc);
+    if (className === '') return false;
+    const sc = this.objects.getStorageClass(className);
+    return (sc?.volumeBindingMode ?? 'Immediate') === 'WaitForFirstConsumer';
+  }
+
+  /** GetPodVolumeClaims: sorts the pod's claims into bound, unbound delayed and unbound immediate ones. */
+  getPodVolumeClaims(pod: Pod): PodVolumeClaims {
+    const result: PodVolumeClaims = {
+      boundClaims: [],
+      unboundClaimsDelayBinding: [],
+      unboundClaimsImmediate: [],
+      unboundVolumesDelayBinding: new Map(),
+    };
+    const namespace = pod.metadata.namespace ?? '';
+    for (const v of pod.spec.volumes ?? []) {
+      const claimName = v.persistentVolumeClaim?.claimName ?? (v.ephemeral ? `${pod.metadata.name}-${v.name}` : undefined);
+      if (claimName === undefined) continue;
+      const key = `${namespace}/${claimName}`;
+      let pvc = this.objects.pvcCache.get(key);
+      if (!pvc) throw new VolumeBindingError(`error getting PVC ${JSON.stringify(key)}: could not find v1.PersistentVolumeClaim ${JSON.stringify(key)}`);
+      if (isClaimBound(pvc)) {
+        result.boundClaims.push(pvc);
+        continue;
+      }
+      if (this.isDelayBindingMode(pvc) && !pvc.spec.volumeName) {
+        pvc = this.withoutStaleSelectedNode(pvc);
+        result.unboundClaimsDelayBinding.push(pvc);
+      } else {
+        // Pre-bound claims count as immediate: the PV controller binds them.
+        result.unboundClaimsImmediate.push(pvc);
+      }
+    }
+    for (const pvc of result.unboundClaimsDelayBinding) {
+      const className = claimStorageClassName(pvc);
+      result.unboundVolumesDelayBinding.set(className, this.objects.pvCache.list(className));
+    }
+    return result;
+  }
+
+  /** Beyond upstream: a selected-node naming a deleted node would pin the pod forever; this cycle ignores it. */
+  private withoutStaleSelectedNode(pvc: PersistentVolumeClaim): PersistentVolumeClaim {
+    const selected = pvc.metadata.annotations?.[AnnSelectedNode];
+    if (selected === undefined || this.objects.getNode(selected)) return pvc;
+    this.onStaleSelectedNode?.(pvc);
+    const clone = structuredClone(pvc);
+    delete clone.metadata.annotations![AnnSelectedNode];
+    return clone;
+  }
+
+  /**
+   * FindPodVolumes: whether the node can host the pod's volumes. Returns the volumes to bind or provision there and
+   * the conflict reasons (empty when it fits); throws on errors.
+   */
+  findPodVolumes(pod: Pod, claims: PodVolumeClaims, node: Node): { podVolumes: PodVolumes; reasons: string[] } {
+    let boundVolumesSatisfied = true;
+    let boundPVsFound = true;
+    let unboundVolumesSatisfied = true;
+    let sufficientStorage = true;
+    let staticBindings: BindingInfo[] = [];
+    let dynamicProvisions: ProvisionedClaim[] = [];
+
+    const finish = () => {
+      const reasons: string[] = [];
+      if (!boundVolumesSatisfied) reasons.push(ErrReasonNodeConflict);
+      if (!unboundVolumesSatisfied) reasons.push(ErrReasonBindConflict);
+      if (!sufficientStorage) reasons.push(ErrReasonNotEnoughSpace);
+      if (!boundPVsFound) reasons.push(ErrReasonPVNotExist);
+      return { podVolumes: { staticBindings, dynamicProvisions }, reasons };
+    };
+
+    if (claims.boundClaims.length > 0) {
+      [boundVolumesSatisfied, boundPVsFound] = this.checkBoundClaims(claims.boundClaims, node);
+    }
+    if (claims.unboundClaimsDelayBinding.length > 0) {
+      const claimsToFindMatching: PersistentVolumeClaim[] = [];
+      let claimsToProvision: PersistentVolumeClaim[] = [];
+      for (const claim of claims.unboundClaimsDelayBinding) {
+        const selectedNode = claim.metadata.annotations?.[AnnSelectedNode];
+        if (selectedNode !== undefined) {
+          if (selectedNode !== node.metadata.name) {
+            // Fast path: the claim is already being provisioned for another node.
+            unboundVolumesSatisfied = false;
+            return finish();
+          }
+          claimsToProvision.push(claim);
+        } else {
+          claimsToFindMatching.push(claim);
+        }
+      }
+      if (claimsToFindMatching.length > 0) {
+        const matching = this.findMatchingVolumes(claimsToFindMatching, claims.unboundVolumesDelayBinding, node);
+        unboundVolumesSatisfied = matching.foundMatches;
+        staticBindings = matching.bindings;
+        claimsToProvision = [...claimsToProvision, ...matching.unboundClaims];
+      }
+      if (claimsToProvision.length > 0) {
+        const provision = this.checkVolumeProvisions(claimsToProvision, node);
+        unboundVolumesSatisfied = provision.provisionSatisfied;
+        sufficientStorage = provision.sufficientStorage;
+        dynamicProvisions = provision.dynamicProvisions;
+      }
+    }
+    return finish();
+  }
+
+  /** checkBoundClaims: [node affinity satisfied, PVs found]; stops at the first failing claim. */
+  private checkBoundClaims(claims: PersistentVolumeClaim[], node: Node): [boolean, boolean] {
+    for (const pvc of claims) {
+      const pv = this.objects.pvCache.get(pvc.spec.volumeName!);
+      if (!pv) return [true, false];
+      if (checkVolumeNodeAffinity(pv, node.metadata.labels) !== undefined) return [false, true];
+    }
+    return [true, true];
+  }
+
+  /** findMatchingVolumes: smallest claims first, each PV chosen at most once. */
+  private findMatchingVolumes(
+    claimsToBind: PersistentVolumeClaim[],
+    volumesByClass: Map<string, PersistentVolume[]>,
+    node: Node,
+  ): { foundMatches: boolean; bindings: BindingInfo[]; unboundClaims: PersistentVolumeClaim[] } {
+    const sorted = [...claimsToBind].sort((a, b) => {
+      const [x, y] = [claimRequestBytes(a), claimRequestBytes(b)];
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    const chosen = new Set<string>();
+    const bindings: BindingInfo[] = [];
+    const unboundClaims: PersistentVolumeClaim[] = [];
+    let foundMatches = true;
+    for (const pvc of sorted) {
+      const pvs = volumesByClass.get(claimStorageClassName(pvc)) ?? [];
+      const pv = findMatchingVolume(pvc, pvs, node, chosen, true);
+      if (!pv) {
+        unboundClaims.push(pvc);
+        foundMatches = false;
+        continue;
+      }
+      chosen.add(pv.metadata.name ?? '');
+      bindings.push({ pv, pvc });
+    }
+    return { foundMatches, bindings, unboundClaims };
+  }
+
+  /** checkVolumeProvisions: the class must provision, allow the node's topology and (CSI) have capacity there. */
+  private checkVolumeProvisions(
+    claims: PersistentVolumeClaim[],
+    node: Node,
+  ): { provisionSatisfied: boolean; sufficientStorage: boolean; dynamicProvisions: ProvisionedClaim[] } {
+    const dynamicProvisions: ProvisionedClaim[] = [];
+    for (const claim of claims) {
+      const sc = this.provisioningClass(claim);
+      if (!sc.provisioner || sc.provisioner === NotSupportedProvisioner) {
+        return { provisionSatisfied: false, sufficientStorage: true, dynamicProvisions: [] };
+      }
+      if (!topologyTermsMatch(sc.allowedTopologies, node.metadata.labels)) {
+        return { provisionSatisfied: false, sufficientStorage: true, dynamicProvisions: [] };
+      }
+      const capacity = this.hasEnoughCapacity(sc.provisioner, claim, sc, node);
+      if (!capacity.sufficient) return { provisionSatisfied: true, sufficientStorage: false, dynamicProvisions: [] };
+      dynamicProvisions.push({ pvc: claim, nodeCapacity: capacity.capacity });
+    }
+    return { provisionSatisfied: true, sufficientStorage: true, dynamicProvisions };
+  }
+
+  /** The claim's StorageClass, or upstream's errors when there is none. */
+  provisioningClass(claim: PersistentVolumeClaim): StorageClass {
+    const className = claimStorageClassName(claim);
+    if (className === '') throw new VolumeBindingError(`no class for claim ${JSON.stringify(pvcKey(claim))}`);
+    const sc = this.objects.getStorageClass(className);
+    if (!sc) throw new VolumeBindingError(`failed to find storage class ${JSON.stringify(className)}`);
+    return sc;
+  }
+
+  /** hasEnoughCapacity: only for CSI drivers with storageCapacity: true; any accessible pool large enough will do. */
+  hasEnoughCapacity(
+    provisioner: string,
+    claim: PersistentVolumeClaim,
+    sc: StorageClass,
+    node: Node,
+  ): { sufficient: boolean; capacity?: CSIStorageCapacity } {
+    if (claim.spec.resources?.requests?.storage === undefined) return { sufficient: true };
+    if (this.objects.getCSIDriver(provisioner)?.spec.storageCapacity !== true) return { sufficient: true };
+    const size = claimRequestBytes(claim);
+    const capacity = this.objects
+      .listCSIStorageCapacities()
+      .find((c) => c.storageClassName === sc.metadata.name && capacitySufficient(c, size) && nodeHasAccess(node, c));
+    return capacity ? { sufficient: true, capacity } : { sufficient: false };
+  }
+
+  /** AssumePodVolumes: records the choice in the assume caches. Returns whether every claim was already bound. */
+  assumePodVolumes(pod: Pod, nodeName: string, podVolumes: PodVolumes): boolean {
+    if (this.arePodVolumesBound(pod)) return true;
+    const newBindings: BindingInfo[] = [];
+    const newProvisions: ProvisionedClaim[] = [];
+    try {
+      for (const binding of podVolumes.staticBindings) {
+        const { pv, dirty } = bindVolumeToClaim(binding.pv, binding.pvc);
+        if (dirty) this.objects.pvCache.assume(pv);
+        newBindings.push({ pv, pvc: binding.pvc });
+      }
+      for (const provision of podVolumes.dynamicProvisions) {
+        const clone = structuredClone(provision.pvc);
+        clone.metadata.annotations = { ...clone.metadata.annotations, [AnnSelectedNode]: nodeName };
+        this.objects.pvcCache.assume(clone);
+        newProvisions.push({ ...provision, pvc: clone });
+      }
+    } catch (err) {
+      this.revertAssumedPodVolumes({ staticBindings: newBindings, dynamicProvisions: newProvisions });
+      throw err;
+    }
+    podVolumes.staticBindings = newBindings;
+    podVolumes.dynamicProvisions = newProvisions;
+    return false;
+  }
+
+  private arePodVolumesBound(pod: Pod): boolean {
+    const namespace = pod.metadata.namespace ?? '';
+    for (const v of pod.spec.volumes ?? []) {
+      const claimName = v.persistentVolumeClaim?.claimName ?? (v.ephemeral ? `${pod.metadata.name}-${v.name}` : undefined);
+      if (claimName === undefined) continue;
+      const pvc = this.objects.pvcCache.get(`${namespace}/${claimName}`);
+      if (!pvc || !isClaimBound(pvc)) return false;
+    }
+    return true;
+  }
+
+  /** RevertAssumedPodVolumes: the informer's objects are the latest again (idempotent). */
+  revertAssumedPodVolumes(podVolumes: PodVolumes): void {
+    for (const b of podVolumes.staticBindings) this.objects.pvCache.restore(b.pv.metadata.name ?? '');
+    for (const p of podVolumes.dynamicProvisions) this.objects.pvcCache.restore(pvcKey(p.pvc));
+  }
+
+  /** BindPodVolumes: PUT the PVs, then the PVCs, then wait until everything is bound. */
+  async bindPodVolumes(pod: Pod, nodeName: string, podVolumes: PodVolumes, signal: AbortSignal): Promise<void> {
+    await this.bindAPIUpdate(podVolumes);
+    const deadline = Date.now() + this.bindTimeoutMs;
+    for (;;) {
+      await this.waitForChange(Math.min(this.pollIntervalMs, Math.max(0, deadline - Date.now())), signal);
+      if (signal.aborted) throw new VolumeBindingError('binding volumes: context canceled');
+      let done: boolean;
+      try {
+        done = this.checkBindings(pod, nodeName, podVolumes);
+      } catch (err) {
+        throw new VolumeBindingError(`binding volumes: ${(err as Error).message}`, { cause: err });
+      }
+      if (done) return;
+      if (Date.now() >= deadline) throw new VolumeBindingError('binding volumes: context deadline exceeded');
+    }
+  }
+
+  private waitForChange(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.changeWaiters.delete(finish);
+        signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.changeWaiters.add(finish);
+      signal.addEventListener('abort', finish, { once: true });
+    });
+  }
+
+  /** bindAPIUpdate: objects not yet written are reverted on failure; written ones stay assumed. */
+  private async bindAPIUpdate(podVolumes: PodVolumes): Promise<void> {
+    const { staticBindings, dynamicProvisions } = podVolumes;
+    let boundCount = 0;
+    let provisionedCount = 0;
+    try {
+      for (const binding of staticBindings) {
+        binding.pv = await this.api.updatePV(binding.pv);
+        boundCount++;
+      }
+      for (const provision of dynamicProvisions) {
+        provision.pvc = await this.api.updatePVC(provision.pvc);
+        provisionedCount++;
+      }
+    } catch (err) {
+      this.revertAssumedPodVolumes({
+        staticBindings: staticBindings.slice(boundCount),
+        dynamicProvisions: dynamicProvisions.slice(provisionedCount),
+      });
+      throw err;
+    }
+  }
+
+  /** checkBindings: true when all done, false to keep waiting; throws when the binding cannot complete. */
+  checkBindings(pod: Pod, nodeName: string, podVolumes: PodVolumes): boolean {
+    const node = this.objects.getNode(nodeName);
+    if (!node) throw new Error(`failed to get node ${JSON.stringify(nodeName)}: ${notFoundMessage('node', nodeName)}`);
+    const podName = pod.metadata.name ?? '';
+    if (!this.objects.getPod(pod.metadata.namespace ?? '', podName)) {
+      throw new Error(`pod does not exist any more: ${notFoundMessage('pod', podName)}`);
+    }
+    for (const binding of podVolumes.staticBindings) {
+      const pv = this.objects.pvCache.getAPIObj(binding.pv.metadata.name ?? '');
+      if (!pv) throw new Error(`failed to check binding: could not find v1.PersistentVolume ${JSON.stringify(binding.pv.metadata.name)}`);
+      const key = pvcKey(binding.pvc);
+      const pvc = this.objects.pvcCache.getAPIObj(key);
+      if (!pvc) throw new Error(`failed to check binding: could not find v1.PersistentVolumeClaim ${JSON.stringify(key)}`);
+      // The informer has not caught up with our write yet.
+      if (resourceVersion(binding.pv) > resourceVersion(pv)) return false;
+      const affinityError = checkVolumeNodeAffinity(pv, node.metadata.labels);
+      if (affinityError !== undefined) {
+        throw new Error(`pv ${JSON.stringify(pv.metadata.name)} node affinity doesn't match node ${JSON.stringify(nodeName)}: ${affinityError}`);
+      }
+      if (!pv.spec.claimRef || !pv.spec.claimRef.uid) throw new Error(`ClaimRef got reset for pv ${JSON.stringify(pv.metadata.name)}`);
+      if (!isClaimBound(pvc)) return false;
+    }
+    for (const provision of podVolumes.dynamicProvisions) {
+      const key = pvcKey(provision.pvc);
+      const pvc = this.objects.pvcCache.getAPIObj(key);
+      if (!pvc) throw new Error(`failed to check provisioning pvc: could not find v1.PersistentVolumeClaim ${JSON.stringify(key)}`);
+      if (resourceVersion(provision.pvc) > resourceVersion(pvc)) return false;
+      if (!pvc.metadata.annotations) throw new Error(`selectedNode annotation reset for PVC ${JSON.stringify(pvc.metadata.name)}`);
+      // The provisioner removes selected-node to hand the claim back to the scheduler when it fails.
+      if (pvc.metadata.annotations[AnnSelectedNode] !== nodeName) throw new Error(`provisioning failed for PVC ${JSON.stringify(pvc.metadata.name)}`);
+      if (pvc.spec.volumeName) {
+        const pv = this.objects.pvCache.getAPIObj(pvc.spec.volumeName);
+        // The PV may not have reached the informer yet.
+        if (!pv) return false;
+        const affinityError = checkVolumeNodeAffinity(pv, node.metadata.labels);
+        if (affinityError !== undefined) {
+          throw new Error(`pv ${JSON.stringify(pv.metadata.name)} node affinity doesn't match node ${JSON.stringify(nodeName)}: ${affinityError}`);
+        }
+      }
+      if (!isClaimBound(pvc)) return false;
+    }
+    return true;
+  }
+}
