@@ -2,7 +2,7 @@
 // and the pods/binding subresource. HTTP-agnostic: http.ts parses requests into these calls and renders results.
 import { randomUUID } from 'node:crypto';
 import type { KubeObject, Pod } from '../api/types.ts';
-import { applyDefaults, unknownFields, validateCreate, validateStatusUpdate, validateUpdate } from '../api/validation/index.ts';
+import { applyDefaults, decodeErrorFor, unknownFields, validateCreate, validateStatusUpdate, validateUpdate } from '../api/validation/index.ts';
 import { fieldErrorBody, fieldErrorMessage } from '../api/field-errors.ts';
 import type { FieldError } from '../api/field-errors.ts';
 import type { Store } from '../store/types.ts';
@@ -112,8 +112,9 @@ export class Rest {
     if (obj.kind !== r.kind || (obj.apiVersion ?? '') !== apiVersionOf(r)) {
       throw badRequest(`the object provided is unrecognized (must be of type ${r.kind}): ${obj.apiVersion ?? ''}, Kind=${obj.kind} in version "${apiVersionOf(r)}" cannot be handled as a ${r.kind}`);
     }
+    const decodeErr = decodeErrorFor(gvkOf(r), obj);
+    if (decodeErr) throw badRequest(`${r.kind} in version "${r.version}" cannot be handled as a ${r.kind}: ${decodeErr}`);
     if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {};
-    if (typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) throw badRequest('metadata must be an object');
     const m = obj.metadata;
     if (r.namespaced) {
       if (m.namespace && ns && m.namespace !== ns) {

@@ -1,12 +1,12 @@
 // The embedded Kubernetes-compatible API server: store → watch cache → REST verbs → HTTP.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { stringify as toYaml } from 'yaml';
+import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { Admission, SYSTEM_NAMESPACES } from './admission.ts';
@@ -73,20 +73,6 @@ function loadOrCreateToken(dataDir: string): string {
   return token;
 }
 
-export function writeAdminKubeconfig(path: string, server: string, token: string, caPem: string): void {
-  const doc = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'strata', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
-    users: [{ name: 'strata-admin', user: { token } }],
-    contexts: [{ name: 'strata', context: { cluster: 'strata', user: 'strata-admin', namespace: 'default' } }],
-    'current-context': 'strata',
-    preferences: {},
-  };
-  writeFileSync(path, toYaml(doc), { mode: 0o600 });
-  chmodSync(path, 0o600);
-}
-
 async function ensureSystemNamespaces(rest: Rest): Promise<void> {
   const ns = findResource('', 'v1', 'namespaces')!;
   for (const name of SYSTEM_NAMESPACES) {
@@ -130,7 +116,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   address = `${host}:${addr.port}`;
   const url = `https://${address}`;
   const kubeconfigPath = join(o.dataDir, 'kubeconfig');
-  writeAdminKubeconfig(kubeconfigPath, url, token, pki.caPem);
+  writeKubeconfig(kubeconfigPath, { server: url, token, certificateAuthorityPem: pki.caPem, name: 'strata', namespace: 'default' });
 
   let closed = false;
   return {

@@ -437,9 +437,7 @@ describe('client against the embedded API server', { skip }, () => {
     });
   });
 
-  it('kubectl works with the written kubeconfig', {
-    todo: 'kubectl sends no bearer token over plain http (kubernetes/kubectl#744): needs the API server to admit it (or TLS)',
-  }, async () => {
+  it('kubectl works with the written kubeconfig', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'strata-kubectl-cache-'));
     try {
       const { stdout } = await promisify(execFile)('kubectl', ['--kubeconfig', server.kubeconfigPath, 'get', 'namespaces', '-o', 'name'], { env: { ...process.env, KUBECACHEDIR: cacheDir } });

@@ -18,28 +18,28 @@ export const PodFailed = 'PodFailed';
 export const ContainersNotReady = 'ContainersNotReady';
 export const ContainersNotInitialized = 'ContainersNotInitialized';
 
-export interface WaitingState {
+export type WaitingState = {
   reason: string;
   message?: string;
-}
-export interface RunningState {
+};
+export type RunningState = {
   startedAt: string;
-}
-export interface TerminatedState {
+};
+export type TerminatedState = {
   exitCode: number;
   reason: string;
   message?: string;
   startedAt: string;
   finishedAt: string;
   containerID?: string;
-}
-export interface ContainerState {
+};
+export type ContainerState = {
   waiting?: WaitingState;
   running?: RunningState;
   terminated?: TerminatedState;
-}
+};
 
-/** A ContainerStatus with its states typed. */
+/** A ContainerStatus with its states typed (type aliases, so they fit ContainerStatus's record types). */
 export interface TypedContainerStatus extends ContainerStatus {
   state: ContainerState;
   lastState: ContainerState;
@@ -169,7 +169,8 @@ export function initializedCondition(pod: Pod, initStatuses: ContainerStatus[], 
 
 /**
  * The kubelet-owned conditions in kubectl's order, with lastTransitionTime kept from the previous status when a
- * condition's status did not change; conditions owned by others (e.g. DisruptionTarget) are kept as they were.
+ * condition's status did not change (the first of `previous` with a type counts); conditions owned by others (e.g.
+ * DisruptionTarget) are kept as they were.
  */
 export function podConditions(
   pod: Pod,
@@ -177,6 +178,7 @@ export function podConditions(
   statuses: ContainerStatus[],
   phase: Phase,
   sandboxReady: boolean,
+  previous: PodCondition[],
   now: string,
 ): PodCondition[] {
   const owned: Cond[] = [
@@ -186,7 +188,6 @@ export function podConditions(
     containersReadyCondition(pod, statuses, phase),
     { type: 'PodScheduled', status: 'True' },
   ];
-  const previous = pod.status?.conditions ?? [];
   const result: PodCondition[] = owned.map((c) => {
     const old = previous.find((p) => p.type === c.type);
     const lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : now;
@@ -195,7 +196,7 @@ export function podConditions(
     if (c.message) cond.message = c.message;
     return cond;
   });
-  for (const p of previous) if (!owned.some((c) => c.type === p.type)) result.push(p);
+  for (const p of previous) if (!result.some((c) => c.type === p.type)) result.push(p);
   return result;
 }
 

@@ -88,6 +88,8 @@ export class Scheduler {
   private readonly bindings = new Set<Promise<void>>();
   private readonly stop = new AbortController();
   private readonly clearingSelectedNode = new Set<string>();
+  /** Claims whose selected-node named a deleted node, seen in the current cycle. */
+  private staleSelectedNodeClaims: PersistentVolumeClaim[] = [];
 
   constructor(options: SchedulerOptions) {
     this.api = options.api;
@@ -104,7 +106,7 @@ export class Scheduler {
         nodeInfos: () => this.cache.nodeInfos(),
         runFilterPlugins: (state, pod, nodeInfo) => this.framework.runFilterPlugins(state, pod, nodeInfo),
       },
-      volumeBinding: { ...options.volumeBinding, onStaleSelectedNode: (pvc) => this.clearStaleSelectedNode(pvc) },
+      volumeBinding: { ...options.volumeBinding, onStaleSelectedNode: (pvc) => this.staleSelectedNodeClaims.push(pvc) },
     });
     this.podScheduler = new PodScheduler(this.framework, { percentageOfNodesToScore: options.percentageOfNodesToScore, random: options.random });
     this.queue = new SchedulingQueue(this.framework.enqueueExtensions, { now: this.now, ...options.queue });
@@ -235,6 +237,7 @@ export class Scheduler {
   }
 
   private schedulingCycle(info: QueuedPodInfo): void {
+    this.staleSelectedNodeClaims = [];
     const pod = info.pod;
     const state = new CycleState();
     const outcome = this.podScheduler.schedulePod(state, pod, this.cache.nodeInfos());
@@ -308,6 +311,8 @@ export class Scheduler {
   ): void {
     const pod = info.pod;
     const message = status.message();
+    // A pod placed despite a stale selected-node overwrites it in PreBind; one that failed leaves it to be cleared.
+    for (const pvc of this.staleSelectedNodeClaims.splice(0)) this.clearStaleSelectedNode(pvc);
     const current = this.objects.getPod(pod.metadata.namespace ?? '', pod.metadata.name ?? '');
     if (current && !current.spec.nodeName && current.metadata.uid === pod.metadata.uid) {
       info.pod = current;

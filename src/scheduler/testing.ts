@@ -1,6 +1,8 @@
 // Object builders for the scheduler's tests.
 import type {
   CSIStorageCapacity,
+  KubeObject,
+  PodCondition,
   Node,
   PersistentVolume,
   PersistentVolumeClaim,
@@ -9,6 +11,7 @@ import type {
   Taint,
 } from '../api/types.ts';
 import { AnnBindCompleted, AnnSelectedNode } from '../api/well-known.ts';
+import type { Scheduler } from './scheduler.ts';
 
 export function makeNode(name: string, labels: Record<string, string> = {}, taints?: Taint[], allocatable?: Record<string, string>): Node {
   return {
@@ -93,4 +96,54 @@ export function makeCapacity(name: string, className: string, capacity: string, 
     ...(maximumVolumeSize ? { maximumVolumeSize } : {}),
     nodeTopology: { matchLabels: nodeLabels },
   };
+}
+
+/**
+ * A SchedulerApi that stores what the scheduler writes and feeds the result back as informer events, as an API
+ * server and the scheduler's informers would.
+ */
+export class RecordingSchedulerApi {
+  readonly events: Array<{ object: string; type: string; reason: string; message: string }> = [];
+  readonly conditions: Array<{ pod: string; condition: PodCondition }> = [];
+  readonly annotations = new Map<string, Record<string, string>>();
+  readonly bindings: Array<{ pod: string; node: string }> = [];
+  readonly pvcWrites: PersistentVolumeClaim[] = [];
+  readonly pvWrites: PersistentVolume[] = [];
+  private rv = 100;
+  scheduler?: Scheduler;
+
+  private bump<T extends KubeObject>(obj: T): T {
+    return { ...structuredClone(obj), metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } };
+  }
+
+  async bindPod(pod: Pod, nodeName: string): Promise<void> {
+    this.bindings.push({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node: nodeName });
+    const old = this.scheduler!.objects.getPod(pod.metadata.namespace!, pod.metadata.name!)!;
+    this.scheduler!.handleEvent('Pod', 'Update', this.bump({ ...old, spec: { ...old.spec, nodeName } }), old);
+  }
+  async updatePodCondition(pod: Pod, condition: PodCondition): Promise<void> {
+    this.conditions.push({ pod: `${pod.metadata.namespace}/${pod.metadata.name}`, condition });
+  }
+  async setPodAnnotation(pod: Pod, key: string, value: string | null): Promise<void> {
+    const k = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const annotations = this.annotations.get(k) ?? {};
+    if (value === null) delete annotations[key];
+    else annotations[key] = value;
+    this.annotations.set(k, annotations);
+  }
+  async updatePV(pv: PersistentVolume): Promise<PersistentVolume> {
+    const stored = this.bump(pv);
+    this.pvWrites.push(stored);
+    this.scheduler!.handleEvent('PersistentVolume', 'Update', stored);
+    return stored;
+  }
+  async updatePVC(pvc: PersistentVolumeClaim): Promise<PersistentVolumeClaim> {
+    const stored = this.bump(pvc);
+    this.pvcWrites.push(stored);
+    this.scheduler!.handleEvent('PersistentVolumeClaim', 'Update', stored);
+    return stored;
+  }
+  recordEvent(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.events.push({ object: `${obj.metadata.namespace}/${obj.metadata.name}`, type, reason, message });
+  }
 }

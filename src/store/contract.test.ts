@@ -202,6 +202,16 @@ export function storeContract(name: string, makeStore: (options?: StoreFactoryOp
       assert.deepEqual(await Promise.all(writes), [1, 2]);
     });
 
+    test('close completes writes already issued, tells watchers, and is idempotent', async () => {
+      const store = await newStore();
+      const { events } = await record(store, '', 0);
+      const write = store.create('/a', '1');
+      await store.close();
+      assert.equal(await write, 1);
+      assert.deepEqual(events.map((e) => e.revision), [1]);
+      await store.close();
+    });
+
     describe('list', () => {
       test('returns keys under the prefix in key order with the current revision', async () => {
         const store = await newStore();

@@ -8,7 +8,7 @@ export interface MemoryStoreOptions {
 }
 
 /** Orders keys by code point, which is UTF-8 byte order: the order of SQLite's BINARY collation and of etcd. */
-export function compareKeys(a: string, b: string): number {
+function compareKeys(a: string, b: string): number {
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
     let x = a.charCodeAt(i);

@@ -19,6 +19,7 @@ export abstract class RevisionedStore implements Store {
   // Automatic compaction runs once this many events past the limit pile up, so each run is one sizeable batch.
   readonly #trimBatch: number;
   #trimScheduled: NodeJS.Immediate | undefined;
+  #closed = false;
 
   /** historyLimit: events of history kept by automatic compaction (Infinity keeps all). */
   constructor(historyLimit: number = DEFAULT_HISTORY_LIMIT) {
@@ -58,7 +59,10 @@ export abstract class RevisionedStore implements Store {
     return this.#hub.add(prefix, options, this.historySince(prefix, options.afterRevision));
   }
 
+  /** Idempotent. Writes already issued complete first; watches end without an error. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     if (this.#trimScheduled) clearImmediate(this.#trimScheduled);
     this.#trimScheduled = undefined;
     this.#hub.clear();

@@ -94,6 +94,17 @@ describe('SqliteStore', () => {
     }
   });
 
+  test('a write still in flight at close is on disk afterwards', async () => {
+    const path = newPath();
+    const first = new SqliteStore({ path });
+    const write = first.create('/a', '1');
+    await first.close();
+    assert.equal(await write, 1);
+    const second = new SqliteStore({ path });
+    assert.deepEqual(await second.get('/a'), { key: '/a', value: '1', modRevision: 1, createRevision: 1 });
+    await second.close();
+  });
+
   test('a second store on the same file is refused while the first is open', async () => {
     const path = newPath();
     const first = new SqliteStore({ path });
@@ -117,6 +128,25 @@ describe('SqliteStore', () => {
     assert.throws(() => new SqliteStore({ path }), /schema version 99/);
   });
 
+  test('a write that fails inside a group commit rolls back the whole batch and consumes no revision', async () => {
+    const store = new SqliteStore({ path: newPath() });
+    try {
+      const seen: number[] = [];
+      await store.watch('', { afterRevision: 0, onEvent: (event) => seen.push(event.revision) });
+      const first = store.create('/a', '1');
+      // NOT NULL violation: the statement fails after /a was written into the open transaction.
+      const failing = store.create('/b', null as unknown as string);
+      await assert.rejects(failing, /NOT NULL/);
+      await assert.rejects(first, /NOT NULL/);
+      assert.equal(await store.get('/a'), undefined);
+      assert.deepEqual(seen, []);
+      assert.equal(await store.create('/c', '3'), 1);
+      assert.deepEqual(seen, [1]);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('operations fail after close', async () => {
     const store = new SqliteStore({ path: newPath() });
     await store.close();
@@ -125,20 +155,30 @@ describe('SqliteStore', () => {
 
   // The child writes in a loop and prints each write once its promise resolved; we SIGKILL it mid-stream.
   const WRITER = `
+    import { writeSync } from 'node:fs';
     import { setImmediate as nextTurn } from 'node:timers/promises';
     import { SqliteStore } from ${JSON.stringify(new URL('./sqlite.ts', import.meta.url).href)};
     const store = new SqliteStore({ path: process.env.STORE_PATH });
-    process.stdout.write('ready ' + (await store.currentRevision()) + '\\n');
+    // Synchronous, so a line the parent reads was printed right when its write resolved.
+    const ack = (line) => writeSync(1, line + '\\n');
+    ack('ready ' + (await store.currentRevision()));
     const run = process.env.RUN;
-    for (let i = 0; ; i++) {
-      const key = '/kill/' + run + '/' + i;
-      const created = await store.create(key, 'value-' + i);
-      process.stdout.write('create ' + key + ' ' + created + '\\n');
-      const updated = await store.update('/kill/counter-' + run, String(i)).catch(() => store.create('/kill/counter-' + run, String(i)));
-      process.stdout.write('counter ' + i + ' ' + updated + '\\n');
-      // Let the event loop run, as a server's would, so output reaches the parent.
-      await nextTurn();
+    // Four concurrent writers, so acknowledged writes also come from shared group commits.
+    async function writer(w) {
+      for (let i = 0; ; i++) {
+        const key = '/kill/' + run + '/' + w + '-' + i;
+        const created = await store.create(key, 'value-' + w + '-' + i);
+        ack('create ' + key + ' ' + created);
+        if (w === 0) {
+          const counter = '/kill/counter-' + run;
+          const updated = await store.update(counter, String(i)).catch(() => store.create(counter, String(i)));
+          ack('counter ' + i + ' ' + updated);
+        }
+        // Let the event loop run, as a server's would.
+        if (i % 2 === w % 2) await nextTurn();
+      }
     }
+    await Promise.all([0, 1, 2, 3].map(writer));
   `;
 
   /** Runs the writer until it has acknowledged `acks` writes, then kill -9; returns every acknowledged line. */

@@ -196,7 +196,7 @@ export class SqliteStore extends RevisionedStore {
   }
 
   override async close(): Promise<void> {
-    this.#flush();
+    if (this.#db.isOpen) this.#flush();
     await super.close();
   }
 
@@ -210,19 +210,16 @@ export class SqliteStore extends RevisionedStore {
   }
 
   protected dropHistory(revision: number): void {
-    this.#flush();
-    this.#begin.run();
-    try {
+    this.#apply(() => {
       this.#deleteEvents.run(revision);
       this.#saveCompacted.run(revision);
-      this.#commit.run();
-    } catch (err) {
-      this.#rollback.run();
-      throw err;
-    }
+    });
+    this.#flush();
   }
 
   protected closeBackend(): void {
+    // Commits what watchers wrote while close() delivered the last batch (they are detached by now).
+    this.#flush();
     this.#db.close();
   }
 
@@ -237,19 +234,24 @@ export class SqliteStore extends RevisionedStore {
    * Group commit: the first write of an event-loop turn opens a transaction, later writes of the same turn join it,
    * and one COMMIT at the end of the turn makes them all durable. Only then are watchers told and promises resolved.
    */
-  #write(event: WatchEvent, apply: () => void): Promise<number> {
+  #write(event: WatchEvent, statements: () => void): Promise<number> {
+    this.#apply(statements);
+    this.#pendingRevision = event.revision;
+    return new Promise((resolve, reject) => this.#batch.push({ event, resolve, reject }));
+  }
+
+  /** Runs statements in the open transaction, opening one if needed; a failure aborts the whole batch. */
+  #apply(statements: () => void): void {
     if (!this.#db.isTransaction) {
       this.#begin.run();
       this.#flushScheduled = setImmediate(() => this.#flush());
     }
     try {
-      apply();
+      statements();
     } catch (err) {
       this.#abort(err as Error);
       throw err;
     }
-    this.#pendingRevision = event.revision;
-    return new Promise((resolve, reject) => this.#batch.push({ event, resolve, reject }));
   }
 
   /** Commits the open batch, if any. Reads call it first so they only ever see committed writes. */

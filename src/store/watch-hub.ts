@@ -16,7 +16,7 @@ interface Watcher {
  * synchronous turn as the history read and the commit, so nothing is missed or repeated.
  */
 export class WatchHub {
-  #watchers = new Set<Watcher>();
+  readonly #watchers = new Set<Watcher>();
   #delivering = false;
 
   add(prefix: string, options: WatchOptions, history: WatchEvent[]): Watch {

@@ -6,6 +6,7 @@ import { nameIsPathSegment } from '../names.ts';
 import type { KindRules } from './rules.ts';
 import { validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
 import { unknownFieldPaths } from './schema.ts';
+import { decodeError } from './decode.ts';
 import { bindingRules } from './binding.ts';
 import { configMapRules } from './configmap.ts';
 import { csiDriverRules } from './csidriver.ts';
@@ -108,4 +109,14 @@ export function validateStatusUpdate(gvk: string, obj: KubeObject, old: KubeObje
 // fieldValidation=Strict/Warn.
 export function unknownFields(gvk: string, obj: unknown): string[] {
   return unknownFieldPaths(rulesFor(gvk).schema, obj);
+}
+
+// A body value of the wrong JSON type, worded as kube-apiserver's decoder words it (the server answers 400), or
+// undefined. Custom resources report their type errors as schema validation errors instead, except in metadata.
+export function decodeErrorFor(gvk: string, obj: unknown): string | undefined {
+  const schema = rulesFor(gvk).schema;
+  if (typeof schema === 'string') return decodeError(schema, obj);
+  const metadata = (obj as { metadata?: unknown } | null)?.metadata;
+  const err = decodeError('V1ObjectMeta', metadata);
+  return err?.replace('Go struct field ObjectMeta.', 'Go struct field ObjectMeta.metadata.');
 }

@@ -367,6 +367,8 @@ export function normalize<T extends KubeObject>(obj: T): T {
   const ref = (o as { spec?: { volumeSnapshotRef?: { resourceVersion?: string } } }).spec?.volumeSnapshotRef;
   if (ref) delete ref.resourceVersion;
   if (o.metadata.finalizers?.length === 0) delete o.metadata.finalizers;
+  // The API server drops empty maps (omitempty), as a merge patch removing the last annotation leaves one.
+  if (o.metadata.annotations && Object.keys(o.metadata.annotations).length === 0) delete o.metadata.annotations;
   return o;
 }
 

@@ -61,7 +61,7 @@ interface Case {
   error?: RegExp;
 }
 
-function run(c: Case) {
+function run(c: Omit<Case, 'name'>) {
   const objects = new ClusterObjects();
   for (const sc of c.classes ?? [waitClass, provisionedClass, immediateClass, topologyClass]) objects.apply('StorageClass', 'Add', sc);
   for (const pvc of c.pvcs ?? []) objects.apply('PersistentVolumeClaim', 'Add', pvc);
@@ -152,7 +152,7 @@ for (const c of withProvisioning) {
       const { binder, pod, objects } = run(c);
       const claims = binder.getPodVolumeClaims(pod);
       objects.apply('StorageClass', 'Delete', c.classes![0]!);
-      assert.throws(() => binder.findPodVolumes(pod, claims, node1), c.error);
+      assert.throws(() => binder.findPodVolumes(pod, claims, node1), c.error!);
     });
     continue;
   }
@@ -224,7 +224,7 @@ test('stale selected-node naming a deleted node is ignored and reported', () => 
 });
 
 async function bindScenario(mutate: (objects: ClusterObjects, written: PodVolumes) => void) {
-  const { binder, pod, objects } = run({ pvcs: [provisionedPVC] });
+  const { pod, objects } = run({ pvcs: [provisionedPVC] });
   objects.apply('Pod', 'Add', pod);
   const writes: string[] = [];
   const api = {
@@ -237,7 +237,6 @@ async function bindScenario(mutate: (objects: ClusterObjects, written: PodVolume
   const fast = new VolumeBinder(objects, api, { pollIntervalMs: 5, bindTimeoutMs: 200 });
   const { podVolumes } = fast.findPodVolumes(pod, fast.getPodVolumeClaims(pod), node1);
   fast.assumePodVolumes(pod, 'node1', podVolumes);
-  void binder;
   const result = fast.bindPodVolumes(pod, 'node1', podVolumes, new AbortController().signal);
   setTimeout(() => {
     mutate(objects, podVolumes);

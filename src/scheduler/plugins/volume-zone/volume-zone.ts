@@ -1,5 +1,5 @@
 // VolumeZone: a bound PV labelled with zones or regions fits only nodes in one of them (values split by "__").
-import type { Node, PersistentVolume, Pod } from '../../../api/types.ts';
+import type { PersistentVolume, Pod } from '../../../api/types.ts';
 import {
   LabelFailureDomainBetaRegion,
   LabelFailureDomainBetaZone,
@@ -105,12 +105,7 @@ export class VolumeZonePlugin implements PreFilterPlugin, FilterPlugin, EnqueueE
       { resource: 'StorageClass', actions: ['Add'] },
       { resource: 'PersistentVolumeClaim', actions: ['Add', 'Update'] },
       { resource: 'PersistentVolume', actions: ['Add', 'Update'] },
-      {
-        resource: 'Node',
-        actions: ['Add', 'UpdateNodeLabel'],
-        hint: (_pod, _old, node) =>
-          topologyLabels.some((key) => Object.hasOwn((node as Node).metadata.labels ?? {}, key)) ? 'Queue' : 'QueueSkip',
-      },
+      { resource: 'Node', actions: ['Add', 'UpdateNodeLabel'] },
     ];
   }
 }
