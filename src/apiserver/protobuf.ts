@@ -203,7 +203,6 @@ export function decodeKubeProtobuf(body: Buffer): Record<string, unknown> {
     rejectUnmodelledFields(type, raw, '');
     return { kind, apiVersion, ...objectJson(type, type.decode(raw)) };
   } catch (e) {
-    if (e instanceof ProtobufDecodeError) throw new ProtobufDecodeError(e.message, { apiVersion, kind });
     throw new ProtobufDecodeError((e as Error).message, { apiVersion, kind });
   }
 }

@@ -108,8 +108,10 @@ export class Rest {
   /** Checks the body's kind/apiVersion/name/namespace against the request, as the upstream decoder and handlers do. */
   private checkIdentity(r: ResourceDef, obj: KubeObject, ns: string | undefined, urlName: string | undefined): void {
     if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw badRequest('the body of the request must be a JSON or YAML object');
-    if (!obj.kind) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(obj).slice(0, 200)}'`);
-    if (obj.kind !== r.kind || (obj.apiVersion ?? '') !== apiVersionOf(r)) {
+    // As upstream's decoder: a body without kind/apiVersion takes them from the endpoint it was sent to.
+    obj.kind ??= r.kind;
+    obj.apiVersion ??= apiVersionOf(r);
+    if (obj.kind !== r.kind || obj.apiVersion !== apiVersionOf(r)) {
       throw badRequest(`the object provided is unrecognized (must be of type ${r.kind}): ${obj.apiVersion ?? ''}, Kind=${obj.kind} in version "${apiVersionOf(r)}" cannot be handled as a ${r.kind}`);
     }
     const decodeErr = decodeErrorFor(gvkOf(r), obj);

@@ -8,6 +8,12 @@ function port(v: string): number {
   return n;
 }
 
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
 /** Runs until SIGINT/SIGTERM, then stops what was started and exits 0. */
 export function untilSignal(stop: () => Promise<void>): void {
   let stopping = false;
@@ -39,9 +45,10 @@ export function buildProgram(): Command {
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, 6443)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--storage <backend>', 'sqlite (durable, default) or memory', 'sqlite')
-    .action(async (o: { dataDir: string; port: number; host: string; storage: string }) => {
+    .option('--watch-cache-size <n>', 'events kept for watches to resume from; older resourceVersions get 410 Expired', positiveInt, 100_000)
+    .action(async (o: { dataDir: string; port: number; host: string; storage: string; watchCacheSize: number }) => {
       if (o.storage !== 'sqlite' && o.storage !== 'memory') throw new InvalidArgumentError(`--storage must be sqlite or memory, not ${o.storage}`);
-      const server = await startApiServer({ dataDir: o.dataDir, port: o.port, host: o.host, storage: o.storage });
+      const server = await startApiServer({ dataDir: o.dataDir, port: o.port, host: o.host, storage: o.storage, watchCacheCapacity: o.watchCacheSize });
       process.stdout.write(`Strata API server is ready at ${server.url}\n`);
       process.stdout.write(`kubeconfig: ${server.kubeconfigPath}\n`);
       untilSignal(() => server.close());

@@ -1,6 +1,6 @@
 // The node agent: Strata's kubelet for one simulated node. It registers the Node, keeps its status and Lease fresh,
 // registers the node's CSI plugin in CSINode, runs a pod worker for every pod bound to the node, and serves their logs.
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -107,6 +107,7 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
   const o = compileOptions(options);
   const { client, logger } = o;
   const log = (logger as Logger & { child?: (b: object) => Logger }).child?.({ node: o.name }) ?? logger;
+  await mkdir(join(o.dataDir, 'pods'), { recursive: true });
   await killLeftoverProcesses(o.dataDir, log);
 
   const workers = new Map<string, PodWorker>();
