@@ -14,6 +14,7 @@ import {
 import { ApiError, badRequest, expired, internalError, methodNotAllowed, statusSuccess } from './errors.ts';
 import type { ApiMetrics } from './metrics.ts';
 import { patchTypeFromContentType } from './patch/index.ts';
+import { PROTOBUF_CONTENT_TYPE, ProtobufDecodeError, decodeKubeProtobuf } from './protobuf.ts';
 import { tableColumns, tableRow } from './printers.ts';
 import type { ResourceDef } from './resources.ts';
 import { apiVersionOf, findResource, keyPrefix } from './resources.ts';
@@ -86,6 +87,15 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function decodeBody(buf: Buffer, contentType: string): unknown {
+  if (contentType.startsWith(PROTOBUF_CONTENT_TYPE)) {
+    try {
+      return decodeKubeProtobuf(buf);
+    } catch (e) {
+      if (!(e instanceof ProtobufDecodeError)) throw e;
+      const { kind, apiVersion } = e;
+      throw badRequest(kind ? `${kind} in version "${apiVersion?.split('/').pop()}" cannot be handled as a ${kind}: ${e.message}` : e.message);
+    }
+  }
   const text = buf.toString('utf8');
   if (text.trim() === '') throw badRequest('the body of the request was empty');
   const isYaml = /yaml/i.test(contentType);

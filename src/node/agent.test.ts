@@ -2,7 +2,7 @@
 // its CSI volume, logs, graceful deletion, FailedMount, CrashLoopBackOff, restart with a changed cluster file, and
 // cleanup of pods deleted while the agent was down.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -193,7 +193,7 @@ describe('pods', () => {
     const volumeId = await boundClaim('writer-data');
     assert.equal(existsSync('/data/out.txt'), false);
     const created = await client.resource(Resources.pods).create(
-      podWithClaim('writer', 'writer-data', 'echo "$GREETING from $HOSTNAME"; echo written > /data/out.txt; echo oops >&2; pwd', 'Never', {
+      podWithClaim('writer', 'writer-data', 'echo oops >&2; sleep 0.2; echo "$GREETING from $HOSTNAME"; echo written > /data/out.txt; pwd', 'Never', {
         initContainers: [{ name: 'init', image: 'busybox:1.36', command: ['sh', '-c', 'echo init > /data/init.txt'], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
       }),
     );
@@ -205,7 +205,7 @@ describe('pods', () => {
     assert.equal(await readFile(join(volumeDir(volumeId), 'init.txt'), 'utf8'), 'init\n');
     assert.equal(existsSync('/data'), false, 'the mountPath was created on the host');
 
-    const main = done.status!.containerStatuses![0] as { state: { terminated: { exitCode: number; reason: string } }; containerID: string; restartCount: number };
+    const main = done.status!.containerStatuses![0] as unknown as { state: { terminated: { exitCode: number; reason: string } }; containerID: string; restartCount: number };
     assert.deepEqual([main.state.terminated.exitCode, main.state.terminated.reason, main.restartCount], [0, 'Completed', 0]);
     assert.match(main.containerID, /^strata:\/\/[0-9a-f]{64}$/);
     assert.equal((done.status!.initContainerStatuses![0] as { ready: boolean }).ready, true);
@@ -216,7 +216,7 @@ describe('pods', () => {
     assert.equal(done.status?.podIP, '127.0.0.1');
     assert.ok(done.status?.startTime);
 
-    assert.deepEqual(await logs('writer'), { status: 200, body: 'hello from writer\noops\n/\n' });
+    assert.deepEqual(await logs('writer'), { status: 200, body: 'oops\nhello from writer\n/\n' });
     const stamped = await logs('writer', '?timestamps=true&tailLines=1');
     assert.match(stamped.body, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z \/\n$/);
     assert.equal((await logs('writer', '', 'wrong-token')).status, 401);
@@ -247,7 +247,11 @@ describe('pods', () => {
     const pidFile = JSON.parse(await readFile(join(nodeDir(), 'pods', created.metadata.uid!, 'containers', 'main', 'pid'), 'utf8')) as { pid: number };
     assert.ok((await findWriters(volumeDir(volumeId), [target])).includes(pidFile.pid));
 
+    // Following the log from before the deletion shows the SIGTERM reaching the command; the stream ends with it.
+    const followed = logs('server', '?follow=true');
+    await new Promise((r) => setTimeout(r, 300));
     await client.resource(Resources.pods).delete('server', 'default');
+    assert.deepEqual(await followed, { status: 200, body: 'got TERM\n' });
     await eventually('pod gone', () => podGone('server'));
     assert.equal(await processStartTime(pidFile.pid), undefined);
     assert.equal(await isMountPoint(target), false);
@@ -266,7 +270,7 @@ describe('pods', () => {
       'error processing PVC default/late-data: failed to fetch PVC from API server: persistentvolumeclaims "late-data" not found');
     const pending = await getPod('waiter');
     assert.equal(pending.status?.phase, 'Pending');
-    assert.equal((pending.status?.containerStatuses?.[0] as { state: { waiting: { reason: string } } }).state.waiting.reason, 'ContainerCreating');
+    assert.equal((pending.status?.containerStatuses?.[0] as unknown as { state: { waiting: { reason: string } } }).state.waiting.reason, 'ContainerCreating');
     const volumeId = await boundClaim('late-data');
     await writeFile(join(volumeDir(volumeId), 'x'), 'late\n');
     await eventually('pod Succeeded', async () => (await getPod('waiter')).status?.phase === 'Succeeded');
@@ -285,11 +289,13 @@ describe('pods', () => {
       const s = p.status?.containerStatuses?.[0] as { restartCount: number; state: { waiting?: { reason: string } } } | undefined;
       return s && s.restartCount >= 2 && s.state.waiting?.reason === 'CrashLoopBackOff' ? p : undefined;
     });
-    const s = looping.status!.containerStatuses![0] as { lastState: { terminated: { exitCode: number; reason: string } }; state: { waiting: { message: string } } };
+    const s = looping.status!.containerStatuses![0] as unknown as { lastState: { terminated: { exitCode: number; reason: string } }; state: { waiting: { message: string } } };
     assert.deepEqual([s.lastState.terminated.exitCode, s.lastState.terminated.reason], [3, 'Error']);
     assert.match(s.state.waiting.message, new RegExp(`^back-off \\d+ms restarting failed container=main pod=crasher_default\\(${looping.metadata.uid}\\)$`));
     assert.equal(looping.status?.phase, 'Running');
-    assert.equal((await logs('crasher', '?previous=true')).body, 'run\n');
+    const previous = await logs('crasher', '?previous=true');
+    if (previous.body !== 'run\n') console.log(JSON.stringify((await getPod('crasher')).status), execSync(`find ${nodeDir()} -name '*.log' | xargs -n1 sh -c 'echo $0; cat $0'`).toString());
+    assert.equal(previous.body, 'run\n');
     assert.ok((await events('crasher')).some((e) => e.reason === 'BackOff' && e.message === `Back-off restarting failed container main in pod crasher_default(${looping.metadata.uid})`));
     await client.resource(Resources.pods).delete('crasher', 'default');
     await eventually('pod gone', () => podGone('crasher'));
@@ -315,6 +321,7 @@ describe('restart', () => {
     await agent.close();
     // A process an earlier run left behind (its pid file names it), and a pid file whose pid is not ours any more.
     const stray = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+    const strayExited = new Promise((r) => stray.once('exit', () => r(true)));
     const strayDir = join(nodeDir(), 'pods', 'stray-uid', 'containers', 'c');
     await mkdir(strayDir, { recursive: true });
     await writeFile(join(strayDir, 'pid'), JSON.stringify({ pid: stray.pid, startTime: await processStartTime(stray.pid!) }));
@@ -325,7 +332,7 @@ describe('restart', () => {
 
     cluster = parseClusterFile(clusterYaml('r2', 'special'));
     agent = await startAgent();
-    const exited = await Promise.race([new Promise((r) => stray.once('exit', () => r(true))), new Promise((r) => setTimeout(() => r(false), 5000))]);
+    const exited = await Promise.race([strayExited, new Promise((r) => setTimeout(() => r(false), 5000))]);
     assert.equal(exited, true, 'the leftover process was killed');
     await eventually('orphan volume unpublished', async () => !(await isMountPoint(target)) && !existsSync(join(nodeDir(), 'pods', created.metadata.uid!)));
     assert.ok(existsSync(volumeDir(volumeId)), 'the volume itself stays');

@@ -137,11 +137,12 @@ class CriLogStream {
   }
 }
 
-/** The kernel start time of a process (field 22 of /proc/PID/stat), or undefined if it is gone. */
+/** The kernel start time of a live process (field 22 of /proc/PID/stat), or undefined if it is gone or a zombie. */
 export async function processStartTime(pid: number): Promise<string | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
   } catch {
     return undefined;
   }
