@@ -23,6 +23,9 @@ import type { CacheEvent, CachedObject, WatchCache } from './watch-cache.ts';
 import { TooOldResourceVersionError } from './watch-cache.ts';
 
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+const COMMA = Buffer.from(',');
+const LIST_END = Buffer.from(']}');
+const EVENT_END = Buffer.from('}\n');
 const TABLE_CT = 'application/json;as=Table;v=v1;g=meta.k8s.io';
 const DISCOVERY_V2 = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
 const DISCOVERY_V2BETA1 = 'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList';
@@ -48,7 +51,7 @@ interface Route {
   subresource?: string;
 }
 
-function send(res: ServerResponse, code: number, body: string, contentType = 'application/json'): void {
+function send(res: ServerResponse, code: number, body: string | Buffer, contentType = 'application/json'): void {
   res.writeHead(code, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
@@ -309,7 +312,7 @@ async function dispatch(ctx: HttpContext, req: IncomingMessage, res: ServerRespo
       if (name) {
         const c = ctx.rest.get(r, namespace, name);
         if (wantsTable(req)) sendJSON(res, 200, table(r, [c], String(c.rev), q.get('includeObject') ?? 'Metadata'), TABLE_CT);
-        else send(res, 200, c.json);
+        else send(res, 200, c.raw);
         return 'GET';
       }
       await list(ctx, req, res, r, namespace, q);
@@ -382,7 +385,7 @@ async function dispatch(ctx: HttpContext, req: IncomingMessage, res: ServerRespo
 }
 
 function sendObject(res: ServerResponse, code: number, o: CachedObject | KubeObject): void {
-  if ('json' in o && typeof o.json === 'string') send(res, code, o.json);
+  if ('raw' in o && Buffer.isBuffer(o.raw)) send(res, code, o.raw);
   else sendJSON(res, code, o);
 }
 
@@ -400,9 +403,13 @@ async function list(ctx: HttpContext, req: IncomingMessage, res: ServerResponse,
   let items = ctx.cache.list(r, namespace);
   if (filter.label || filter.field) items = items.filter((c) => matches(filter, c));
   if (wantsTable(req)) return sendJSON(res, 200, table(r, items, rv, q.get('includeObject') ?? 'Metadata'), TABLE_CT);
-  const head = `{"kind":"${r.listKind}","apiVersion":"${apiVersionOf(r)}","metadata":{"resourceVersion":"${rv}"},"items":[`;
-  const body = head + items.map((c) => c.json).join(',') + ']}';
-  send(res, 200, body);
+  const parts: Buffer[] = [Buffer.from(`{"kind":"${r.listKind}","apiVersion":"${apiVersionOf(r)}","metadata":{"resourceVersion":"${rv}"},"items":[`)];
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(items[i].raw);
+  }
+  parts.push(LIST_END);
+  send(res, 200, Buffer.concat(parts));
 }
 
 async function deleteCollection(
@@ -423,6 +430,16 @@ async function deleteCollection(
   sendJSON(res, 200, { kind: r.listKind, apiVersion: apiVersionOf(r), metadata: { resourceVersion: String(ctx.cache.resourceVersion) }, items: out });
 }
 
+// Every watcher of an event sends the same bytes: encode each (object, type) once.
+const eventLines = new WeakMap<CachedObject, Map<string, Buffer>>();
+function eventLine(type: string, c: CachedObject): Buffer {
+  let byType = eventLines.get(c);
+  if (!byType) eventLines.set(c, (byType = new Map()));
+  let line = byType.get(type);
+  if (!line) byType.set(type, (line = Buffer.concat([Buffer.from(`{"type":"${type}","object":`), c.raw, EVENT_END])));
+  return line;
+}
+
 function watch(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, r: ResourceDef, namespace: string | undefined, q: URLSearchParams, name?: string): void {
   const filter = makeFilter(r, q, name);
   const asTable = wantsTable(req);
@@ -440,15 +457,15 @@ function watch(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, r: R
   let lastRV = rvParam && rvParam !== '0' ? Number(rvParam) : ctx.cache.resourceVersion;
 
   const write = (type: string, c: CachedObject): void => {
-    let line: string;
+    let line: string | Buffer;
     if (asTable) {
-      line = JSON.stringify({ type, object: table(r, [c], String(c.rev), includeObject, !columnsSent) });
+      line = JSON.stringify({ type, object: table(r, [c], String(c.rev), includeObject, !columnsSent) }) + '\n';
       columnsSent = true;
     } else {
-      line = `{"type":"${type}","object":${c.json}}`;
+      line = eventLine(type, c);
     }
     lastRV = c.rev;
-    res.write(line + '\n');
+    res.write(line);
     // A consumer that stops reading must not make the server hold unbounded output.
     if (res.writableLength > 64 * 1024 * 1024) end();
   };

@@ -13,8 +13,8 @@ export interface CachedObject {
   resource: ResourceDef;
   /** The object with metadata.resourceVersion set. Treat as immutable: copy before changing. */
   obj: KubeObject;
-  /** JSON of obj, computed once and shared by every list and watch. */
-  json: string;
+  /** UTF-8 JSON of obj, encoded once and shared by every get, list and watch. */
+  raw: Buffer;
   rev: number;
 }
 
@@ -54,11 +54,11 @@ function resourceOfKey(key: string): ResourceDef | undefined {
   return resourceByPrefix.get(key.slice(0, third + 1));
 }
 
-function withResourceVersion(value: string, rev: number): { obj: KubeObject; json: string } {
+function withResourceVersion(value: string, rev: number): { obj: KubeObject; raw: Buffer } {
   const obj = JSON.parse(value) as KubeObject;
   obj.metadata ??= {};
   obj.metadata.resourceVersion = String(rev);
-  return { obj, json: JSON.stringify(obj) };
+  return { obj, raw: Buffer.from(JSON.stringify(obj)) };
 }
 
 export class WatchCache {
@@ -88,8 +88,8 @@ export class WatchCache {
     for (const kv of items) {
       const r = resourceOfKey(kv.key);
       if (!r) continue;
-      const { obj, json } = withResourceVersion(kv.value, kv.modRevision);
-      this.byResource.get(keyPrefix(r))!.set(kv.key, { key: kv.key, resource: r, obj, json, rev: kv.modRevision });
+      const { obj, raw } = withResourceVersion(kv.value, kv.modRevision);
+      this.byResource.get(keyPrefix(r))!.set(kv.key, { key: kv.key, resource: r, obj, raw, rev: kv.modRevision });
     }
     this.revision = revision;
     this.oldestResumable = revision;
@@ -117,8 +117,8 @@ export class WatchCache {
       const previous = map.get(e.kv.key);
       let ev: CacheEvent;
       if (e.type === 'put') {
-        const { obj, json } = withResourceVersion(e.kv.value, e.revision);
-        const current: CachedObject = { key: e.kv.key, resource: r, obj, json, rev: e.revision };
+        const { obj, raw } = withResourceVersion(e.kv.value, e.revision);
+        const current: CachedObject = { key: e.kv.key, resource: r, obj, raw, rev: e.revision };
         if (!previous) this.sortedKeys.set(keyPrefix(r), undefined);
         map.set(e.kv.key, current);
         ev = { type: previous ? 'MODIFIED' : 'ADDED', rev: e.revision, current, previous };
@@ -126,8 +126,8 @@ export class WatchCache {
         map.delete(e.kv.key);
         this.sortedKeys.set(keyPrefix(r), undefined);
         // The DELETED event carries the last state with the delete's resourceVersion, as upstream.
-        const { obj, json } = withResourceVersion(e.kv.value, e.revision);
-        ev = { type: 'DELETED', rev: e.revision, current: { key: e.kv.key, resource: r, obj, json, rev: e.revision }, previous };
+        const { obj, raw } = withResourceVersion(e.kv.value, e.revision);
+        ev = { type: 'DELETED', rev: e.revision, current: { key: e.kv.key, resource: r, obj, raw, rev: e.revision }, previous };
       }
       this.record(ev);
       for (const s of this.subscriptions) if (e.kv.key.startsWith(s.prefix)) s.listener(ev);

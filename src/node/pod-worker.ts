@@ -347,17 +347,17 @@ export class PodWorker {
       this.o.recorder.event(this.pod, 'Warning', 'Failed', `Error: ${message}`);
       return;
     }
-    if (slot.status.state.terminated) slot.status.lastState = { terminated: slot.status.state.terminated };
-    if (slot.everStarted) slot.status.restartCount++;
-    slot.everStarted = true;
+    // The new instance's number; the slot's status changes only once the instance runs, all at once, so the status
+    // and the log files it names never disagree.
+    const restartCount = slot.everStarted ? slot.status.restartCount + 1 : slot.status.restartCount;
     const containerID = `strata://${randomBytes(32).toString('hex')}`;
     const command = containerCommand(c);
+    const logPath = this.dirs.logPath(name, restartCount);
     this.o.recorder.event(this.pod, 'Normal', 'Created', `Created container: ${name}`);
-    let startedAt = new Date();
-    const logPath = this.dirs.logPath(name, slot.status.restartCount);
+    let proc: ContainerProcess | undefined;
     if (command) {
       const env = this.containerEnv(c);
-      const proc = await startContainerProcess({
+      proc = await startContainerProcess({
         sandboxDir: join(this.dirs.containerDir(name), 'sandbox'),
         mounts,
         env,
@@ -366,30 +366,33 @@ export class PodWorker {
         logPath,
         pidPath: join(this.dirs.containerDir(name), 'pid'),
       });
-      startedAt = proc.startedAt;
-      slot.process = proc;
-      void proc.exited.then((exit) => {
-        slot.process = undefined;
-        const started = slot.status.state.running?.startedAt ?? metaTime(startedAt);
-        slot.status.state = {
-          terminated: { exitCode: exit.exitCode, reason: terminatedReason(exit.exitCode), startedAt: String(started), finishedAt: metaTime(exit.finishedAt), containerID },
-        };
-        slot.status.ready = slot.init && exit.exitCode === 0;
-        slot.status.started = false;
-        this.wake();
-      });
     } else {
       // A simulated container (an image such as nginx): it runs, silently, until the pod is deleted.
       await mkdir(join(logPath, '..'), { recursive: true });
       await writeFile(logPath, '', { flag: 'a' });
     }
-    slot.status.containerID = containerID;
-    slot.status.imageID = c.image ? imageId(c.image) : '';
-    if (slot.process || !command) {
-      slot.status.state = { running: { startedAt: metaTime(startedAt) } };
-      slot.status.ready = !slot.init;
-      slot.status.started = true;
-    }
+    const startedAt = metaTime(proc?.startedAt ?? new Date());
+    const status = slot.status;
+    if (status.state.terminated) status.lastState = { terminated: status.state.terminated };
+    Object.assign(status, {
+      restartCount,
+      containerID,
+      imageID: c.image ? imageId(c.image) : '',
+      state: { running: { startedAt } },
+      ready: !slot.init,
+      started: true,
+    });
+    slot.everStarted = true;
+    slot.process = proc;
+    void proc?.exited.then((exit) => {
+      slot.process = undefined;
+      status.state = {
+        terminated: { exitCode: exit.exitCode, reason: terminatedReason(exit.exitCode), startedAt, finishedAt: metaTime(exit.finishedAt), containerID },
+      };
+      status.ready = slot.init && exit.exitCode === 0;
+      status.started = false;
+      this.wake();
+    });
     this.o.recorder.event(this.pod, 'Normal', 'Started', `Started container ${name}`);
   }
 
