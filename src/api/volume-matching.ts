@@ -2,6 +2,7 @@
 // k8s.io/component-helpers/storage/volume (pv_helpers.go) and the PV controller's access-mode index (index.go).
 import type {
   Node,
+  ObjectReference,
   PersistentVolume,
   PersistentVolumeAccessMode,
   PersistentVolumeClaim,
@@ -207,4 +208,16 @@ export function findBestMatchForClaim(
     if (match) return match;
   }
   return undefined;
+}
+
+/** The object reference upstream's reference.GetReference builds for a claim. */
+export function claimReference(claim: PersistentVolumeClaim): ObjectReference {
+  return {
+    kind: 'PersistentVolumeClaim',
+    namespace: claim.metadata.namespace,
+    name: claim.metadata.name,
+    uid: claim.metadata.uid,
+    apiVersion: 'v1',
+    resourceVersion: claim.metadata.resourceVersion,
+  };
 }

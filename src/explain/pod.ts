@@ -72,7 +72,11 @@ function claimDetails(c: ClaimExplanation, nodeName: string, input: PodInput): s
     return out;
   }
   for (const cand of c.candidates ?? []) {
-    if (cand.rejections.length > 0) out.push(`PV ${cand.volume} cannot serve PVC ${c.claim}: ${cand.rejections.map((r) => r.message).join('; ')}`);
+    const pv = input.volumes.find((v) => v.metadata.name === cand.volume);
+    // The matcher's affinity message is Go's terse one; name the terms instead.
+    const messages = cand.rejections.map((r) =>
+      r.reason === 'NodeAffinityConflict' && pv ? `its node affinity ${nodeSelectorText(pv.spec.nodeAffinity?.required)} does not match this node` : r.message);
+    if (messages.length > 0) out.push(`PV ${cand.volume} cannot serve PVC ${c.claim}: ${messages.join('; ')}`);
   }
   if (c.omittedCandidates) out.push(`… and ${c.omittedCandidates} more PVs`);
   const p = c.provisioning;

@@ -168,7 +168,6 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
   })();
 
   const workerOptions: WorkerOptions = {
-    nodeName: o.name,
     client,
     csi,
     recorder,

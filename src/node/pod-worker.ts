@@ -26,7 +26,6 @@ import {
 } from './volumes.ts';
 
 export interface WorkerOptions {
-  nodeName: string;
   client: KubeClient;
   csi: CsiClient;
   recorder: EventRecorder;

@@ -12,7 +12,6 @@ export const ErrorReason = 'Error';
 export const UnknownReason = 'Unknown';
 
 // Condition reasons (generate.go).
-export const UnknownContainerStatuses = 'UnknownContainerStatuses';
 export const PodCompleted = 'PodCompleted';
 export const PodFailed = 'PodFailed';
 export const ContainersNotReady = 'ContainersNotReady';

@@ -19,7 +19,10 @@ import {
   pvStorageClassName,
   volumeCapacityBytes,
   claimRequestBytes,
+  claimReference,
 } from '../../api/volume-matching.ts';
+
+export { claimReference };
 import {
   AnnBetaIsDefaultStorageClass,
   AnnBetaStorageProvisioner,
@@ -79,17 +82,6 @@ const claimRefKey = (ref: ObjectReference) => `${ref.namespace}/${ref.name}`;
 const quote = (value: string | undefined) => JSON.stringify(value ?? '');
 const sameJSON = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
-/** The object reference upstream's reference.GetReference builds for a claim. */
-export function claimReference(claim: PersistentVolumeClaim): ObjectReference {
-  return {
-    kind: 'PersistentVolumeClaim',
-    namespace: claim.metadata.namespace,
-    name: claim.metadata.name,
-    uid: claim.metadata.uid,
-    apiVersion: 'v1',
-    resourceVersion: claim.metadata.resourceVersion,
-  };
-}
 
 /** util.IsPodTerminated: the pod finished, or it is being deleted and none of its containers runs. */
 export function isPodTerminated(pod: Pod): boolean {

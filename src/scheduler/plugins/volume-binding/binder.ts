@@ -6,6 +6,7 @@ import { checkVolumeNodeAffinity, topologyTermsMatch } from '../../../api/node-a
 import { labelSelectorFromObject } from '../../../api/labels.ts';
 import { parseQuantity, quantityValue } from '../../../api/quantity.ts';
 import {
+  claimReference,
   claimRequestBytes,
   claimStorageClassName,
   findMatchingVolume,
@@ -78,14 +79,7 @@ export function bindVolumeToClaim(pv: PersistentVolume, claim: PersistentVolumeC
   let dirty = false;
   const ref = pv.spec.claimRef;
   if (!ref || ref.name !== claim.metadata.name || ref.namespace !== claim.metadata.namespace || ref.uid !== claim.metadata.uid) {
-    clone.spec.claimRef = {
-      kind: 'PersistentVolumeClaim',
-      namespace: claim.metadata.namespace,
-      name: claim.metadata.name,
-      uid: claim.metadata.uid,
-      apiVersion: 'v1',
-      resourceVersion: claim.metadata.resourceVersion,
-    };
+    clone.spec.claimRef = claimReference(claim);
     dirty = true;
   }
   if (shouldSetBoundByController && !(AnnBoundByController in (clone.metadata.annotations ?? {}))) {
