@@ -1,12 +1,11 @@
 // Per-kind write strategies, as upstream's registry strategies (PrepareForCreate, PrepareForUpdate, status
 // subresource resets, generation, graceful deletion). Pure functions over objects; no I/O.
 import { isDeepStrictEqual } from 'node:util';
+import { cloneJSON } from '../api/json.ts';
 import type { KubeObject, Pod } from '../api/types.ts';
 import type { ResourceDef } from './resources.ts';
 
-export function clone<T>(v: T): T {
-  return structuredClone(v);
-}
+export const clone = cloneJSON;
 
 function withoutMetaAndStatus(o: KubeObject): Record<string, unknown> {
   const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;

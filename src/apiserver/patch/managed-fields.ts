@@ -102,11 +102,12 @@ function toMetaTime(now: string): string {
   return new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** A shallow view of obj without metadata.managedFields (the walks over it only read). */
 function withoutManagedFields(obj: KubeObject | undefined): JsonObject {
   if (!obj) return {};
-  const copy = deepClone(obj) as JsonObject;
-  if (isObject(copy.metadata)) delete copy.metadata.managedFields;
-  return copy;
+  if (!isObject(obj.metadata)) return { ...obj };
+  const { managedFields: _managedFields, ...metadata } = obj.metadata;
+  return { ...obj, metadata };
 }
 
 /** The main resource does not track status; /status tracks only status (and metadata). */

@@ -1,4 +1,5 @@
 // Helpers over decoded JSON values, plus Go's `%v` rendering used by upstream error messages.
+import { cloneJSON } from '../../api/json.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -11,7 +12,7 @@ export function isEmptyObject(value: unknown): boolean {
 }
 
 export function deepClone<T>(value: T): T {
-  return value === undefined ? value : structuredClone(value);
+  return cloneJSON(value);
 }
 
 export function deepEqual(a: unknown, b: unknown): boolean {

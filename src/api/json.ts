@@ -1,0 +1,16 @@
+// Deep copy of decoded JSON values. Objects in Strata are plain JSON (no Dates, Maps or cycles), for which a direct
+// walk is several times faster than structuredClone — and cloning is on every write path.
+export function cloneJSON<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneJSON(value[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = cloneJSON(v);
+  }
+  return out as T;
+}
