@@ -95,6 +95,14 @@ export class Rest {
     this.admission = admission;
   }
 
+  /**
+   * After a store conflict the cache may not yet show the write that won (it lands when that write's batch
+   * commits): wait until it reflects the store before reading again, so the retry works on the winner's state.
+   */
+  private async catchUp(): Promise<void> {
+    await this.cache.waitForRevision(await this.store.currentRevision(), 2000);
+  }
+
   get(r: ResourceDef, ns: string | undefined, name: string): CachedObject {
     const c = this.cache.get(r, objectKey(r, ns, name));
     if (!c) throw notFound(r, name);
@@ -234,6 +242,7 @@ export class Rest {
       } catch (e) {
         if (e instanceof RevisionConflictError) {
           if (pinnedRV || attempt >= MAX_CONFLICT_RETRIES) throw conflict(r, name, OBJECT_MODIFIED);
+          await this.catchUp();
           continue;
         }
         if (e instanceof KeyNotFoundError) throw notFound(r, name);
@@ -353,7 +362,10 @@ export class Rest {
         await this.store.delete(key, cur.rev);
         return { removed: obj };
       } catch (e) {
-        if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) continue;
+        if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
+          await this.catchUp();
+          continue;
+        }
         if (e instanceof KeyNotFoundError) throw notFound(r, name);
         throw e;
       }
@@ -379,7 +391,10 @@ export class Rest {
         else await this.store.update(key, serialize(ns), cur.rev);
         return;
       } catch (e) {
-        if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) continue;
+        if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
+          await this.catchUp();
+          continue;
+        }
         if (e instanceof KeyNotFoundError) return;
         throw e;
       }
@@ -415,7 +430,10 @@ export class Rest {
         await this.store.update(key, serialize(pod), cur.rev);
         return;
       } catch (e) {
-        if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) continue;
+        if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
+          await this.catchUp();
+          continue;
+        }
         throw e;
       }
     }

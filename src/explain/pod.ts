@@ -142,6 +142,7 @@ function volumeConclusions(verdicts: NodeVerdict[], diagnosis: SchedulingDiagnos
     .flatMap(([node, e]) => ((e.detail as VolumeBindingExplanation | undefined)?.claims ?? []).map((c) => ({ node, c })));
   const problemOf = (c: ClaimExplanation): string => c.volumeProblem ?? c.provisioning?.problem ?? '';
   for (const seen of groupBy(claims.filter((x) => problemOf(x.c) !== ''), (x) => `${x.c.claim} ${problemOf(x.c)}`).values()) {
+    seen.sort((a, b) => a.node.localeCompare(b.node));
     const c = seen[0].c;
     const claim = c.claim;
     const p = c.provisioning;
@@ -253,7 +254,8 @@ export function explainPod(input: PodInput): Explanation {
       fixes: [],
     };
   }
-  const verdicts: NodeVerdict[] = input.nodes.map((node) => {
+  const nodes = [...input.nodes].sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
+  const verdicts: NodeVerdict[] = nodes.map((node) => {
     const name = node.metadata.name!;
     const entry = diagnosis.nodes[name];
     if (!entry) return { node: name, zone: zoneOf(node), fits: true, reasons: [], details: [] };

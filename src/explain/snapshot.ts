@@ -44,12 +44,6 @@ export function explainVolumeSnapshot(input: SnapshotInput): Explanation {
       fixes: [],
     };
   }
-  const error = status?.error?.message ?? content?.status?.error?.message;
-  if (error) {
-    return { ...base, state: 'Error', summary: `error: ${error}`, reasons: warnings, fixes: ['fix the cause; the snapshot controllers retry with backoff'] };
-  }
-
-  const reasons: string[] = [...warnings];
   const fixes: string[] = [];
   const pvcName = snapshot.spec.source.persistentVolumeClaimName;
   let summary: string;
@@ -77,5 +71,10 @@ export function explainVolumeSnapshot(input: SnapshotInput): Explanation {
   } else {
     summary = `VolumeSnapshotContent ${contentName} is ready; waiting for the snapshot controller to copy its status`;
   }
-  return { ...base, state: 'Pending', summary, reasons, fixes };
+  const error = status?.error?.message ?? content?.status?.error?.message;
+  if (error) {
+    // The controllers retry; what they wait on is the likely cause.
+    return { ...base, state: 'Error', summary: `error: ${error}`, reasons: [summary, ...warnings], fixes: fixes.length ? fixes : ['fix the cause; the snapshot controllers retry with backoff'] };
+  }
+  return { ...base, state: 'Pending', summary, reasons: warnings, fixes };
 }

@@ -168,8 +168,14 @@ export interface KubectlResult {
 export type Kubectl = (args: string[], opts?: { input?: string; env?: Record<string, string>; timeoutMs?: number }) => Promise<KubectlResult>;
 
 /** kubectl against one kubeconfig, with its own discovery cache dir (KUBECACHEDIR) so tests never share one. */
+const kubectlCacheDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of kubectlCacheDirs) rmSync(d, { recursive: true, force: true });
+});
+
 export function makeKubectl(kubeconfig: string): Kubectl {
   const cacheDir = tempDir('strata-kubecache-');
+  kubectlCacheDirs.push(cacheDir);
   return (args, opts = {}) =>
     new Promise((resolvePromise) => {
       const child = spawn('kubectl', ['--kubeconfig', kubeconfig, ...args], {

@@ -1,8 +1,12 @@
 // The PV binder's wiring, as kube-controller-manager's persistentvolume controller (pv_controller_base.go) and its
 // pvc-protection and pv-protection controllers: shared informers → keyed queues → workers running binder-logic.ts and
-// protection.ts. The binder has one worker per queue (syncClaim and syncVolume are not re-entrant), never requeues a
-// failed sync (the next informer event or the periodic resync retries it, as upstream), and reads the objects it wrote
-// itself until its informers catch up (upstream's storeObjectUpdate).
+// protection.ts. The binder never requeues a failed sync (the next informer event or the periodic resync retries it, as
+// upstream) and reads the objects it wrote itself until its informers catch up (upstream's storeObjectUpdate).
+//
+// Upstream runs one worker per queue because two claims synced at once could both pick the same volume. Here a claim's
+// choice of volume and the write that claims it happen in one turn of the event loop, and the volume is shown as
+// claimed from that moment until the write is answered; so several claim workers are safe, and the API server's
+// resourceVersion check remains the backstop. One claim worker stays the default.
 import type { PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../api/types.ts';
 import { AnnBindCompleted, PVCProtectionFinalizer, PVProtectionFinalizer } from '../../api/well-known.ts';
 import { objectKey } from '../../client/cache.ts';
@@ -16,7 +20,6 @@ import { defaultControllerRateLimiter } from '../../client/rate-limiter.ts';
 import { Resources } from '../../client/resources.ts';
 import type { KubeClient } from '../../client/rest.ts';
 import { RateLimitingQueue, runWorkers } from '../../client/workqueue.ts';
-import { LatestObjects } from '../snapshot/controller.ts';
 import { PersistentVolumeBinder, isPodTerminated } from './binder-logic.ts';
 import type { BinderApi, BinderListers } from './binder-logic.ts';
 import { claimNamesOfPod, syncClaimProtection, syncVolumeProtection } from './protection.ts';
@@ -37,13 +40,13 @@ export function addPodPvcIndexer(pods: Informer<Pod>): void {
 const claimKeyOf = (namespace: string, name: string) => `${namespace}/${name}`;
 
 /** A queue and how its workers run; every controller here stops the same way. */
-async function work(signal: AbortSignal, queues: Array<[RateLimitingQueue<string>, (key: string) => Promise<void>]>, logger: Logger): Promise<void> {
+async function work(signal: AbortSignal, queues: Array<[RateLimitingQueue<string>, number, (key: string) => Promise<void>]>, logger: Logger): Promise<void> {
   const stop = (): void => {
     for (const [queue] of queues) queue.shutDown();
   };
   if (signal.aborted) stop();
   else signal.addEventListener('abort', stop, { once: true });
-  await Promise.all(queues.map(([queue, sync]) => runWorkers(queue, 1, sync, { logger })));
+  await Promise.all(queues.map(([queue, workers, sync]) => runWorkers(queue, workers, sync, { logger })));
 }
 
 export interface PersistentVolumeControllerOptions {
@@ -51,26 +54,116 @@ export interface PersistentVolumeControllerOptions {
   informers: SharedInformerFactory;
   /** --pvclaimbinder-sync-period: every claim and volume is synced this often (default 15 s). */
   syncPeriodMs?: number;
+  /** Workers of the claim queue (default 1, as upstream; see the top of this file for why more are safe). */
+  claimWorkers?: number;
   logger?: Logger;
+}
+
+const resourceVersion = (obj: { metadata: { resourceVersion?: string } }) => {
+  try {
+    return BigInt(obj.metadata.resourceVersion ?? '');
+  } catch {
+    return -1n;
+  }
+};
+
+/**
+ * The binder's own caches of volumes and claims (upstream's ctrl.volumes and ctrl.claims): fed by the informers and by
+ * the controller's writes, each keeping the newest resourceVersion (storeObjectUpdate). It also keeps the volumes a
+ * claim could still be matched with — all but those whose claim names them back in spec.volumeName, which no claim
+ * syncing its way to findBestMatchForClaim can take — so matching does not walk every bound volume of the cluster.
+ */
+export class BinderCache {
+  readonly #volumes = new Map<string, PersistentVolume>();
+  readonly #claims = new Map<string, PersistentVolumeClaim>();
+  /** Volume writes in flight, shown as already made (see the top of this file). */
+  readonly #writing = new Map<string, PersistentVolume>();
+  readonly #candidates = new Set<string>();
+
+  getVolume(name: string): PersistentVolume | undefined {
+    return this.#writing.get(name) ?? this.#volumes.get(name);
+  }
+
+  /** The volumes findBestMatchForClaim may pick from. */
+  matchableVolumes(): PersistentVolume[] {
+    return [...this.#candidates].map((name) => this.getVolume(name)!);
+  }
+
+  getClaim(key: string): PersistentVolumeClaim | undefined {
+    return this.#claims.get(key);
+  }
+
+  /** Stores the volume unless an older version; true when stored. */
+  storeVolume(pv: PersistentVolume): boolean {
+    const name = pv.metadata.name ?? '';
+    const old = this.#volumes.get(name);
+    if (old && resourceVersion(old) > resourceVersion(pv)) return false;
+    this.#volumes.set(name, pv);
+    this.#updateCandidate(name);
+    return true;
+  }
+
+  deleteVolume(name: string): void {
+    this.#volumes.delete(name);
+    this.#updateCandidate(name);
+  }
+
+  storeClaim(claim: PersistentVolumeClaim): boolean {
+    const key = objectKey(claim);
+    const old = this.#claims.get(key);
+    if (old && resourceVersion(old) > resourceVersion(claim)) return false;
+    this.#claims.set(key, claim);
+    if (old?.spec.volumeName) this.#updateCandidate(old.spec.volumeName);
+    if (claim.spec.volumeName) this.#updateCandidate(claim.spec.volumeName);
+    return true;
+  }
+
+  deleteClaim(key: string): void {
+    const old = this.#claims.get(key);
+    this.#claims.delete(key);
+    if (old?.spec.volumeName) this.#updateCandidate(old.spec.volumeName);
+  }
+
+  /** Runs a volume write with the volume shown as written until the API server answers. */
+  async writeVolume(pv: PersistentVolume, write: (pv: PersistentVolume) => Promise<PersistentVolume>): Promise<PersistentVolume> {
+    const name = pv.metadata.name ?? '';
+    this.#writing.set(name, pv);
+    try {
+      const stored = await write(pv);
+      this.storeVolume(stored);
+      return stored;
+    } finally {
+      if (this.#writing.get(name) === pv) this.#writing.delete(name);
+    }
+  }
+
+  #updateCandidate(name: string): void {
+    const pv = this.#volumes.get(name);
+    const ref = pv?.spec.claimRef;
+    const takenForGood = ref !== undefined && this.#claims.get(claimKeyOf(ref.namespace ?? '', ref.name ?? ''))?.spec.volumeName === name;
+    if (pv && !takenForGood) this.#candidates.add(name);
+    else this.#candidates.delete(name);
+  }
 }
 
 /** kube-controller-manager's persistentvolume-binder controller. */
 export class PersistentVolumeController {
   readonly claimQueue = new RateLimitingQueue<string>({ name: 'claims' });
   readonly volumeQueue = new RateLimitingQueue<string>({ name: 'volumes' });
+  readonly cache = new BinderCache();
   readonly #syncPeriodMs: number;
+  readonly #claimWorkers: number;
   readonly #logger: Logger;
   readonly #recorder: EventRecorder;
   readonly #volumeInformer: Informer<PersistentVolume>;
   readonly #claimInformer: Informer<PersistentVolumeClaim>;
   readonly #informers: Array<Informer<PersistentVolume> | Informer<PersistentVolumeClaim> | Informer<StorageClass> | Informer<Pod>>;
-  readonly #volumes: LatestObjects<PersistentVolume>;
-  readonly #claims: LatestObjects<PersistentVolumeClaim>;
   readonly binder: PersistentVolumeBinder;
 
   constructor(options: PersistentVolumeControllerOptions) {
     const { client, informers } = options;
     this.#syncPeriodMs = options.syncPeriodMs ?? 15_000;
+    this.#claimWorkers = options.claimWorkers ?? 1;
     this.#logger = options.logger ?? defaultLogger;
     this.#recorder = new EventRecorder(client, { component: 'persistentvolume-controller', logger: this.#logger });
     const volumeInformer = (this.#volumeInformer = informers.informerFor(Resources.pv));
@@ -79,13 +172,12 @@ export class PersistentVolumeController {
     const podInformer = informers.informerFor(Resources.pods);
     this.#informers = [volumeInformer, claimInformer, classInformer, podInformer];
     addPodPvcIndexer(podInformer);
-    const volumes = (this.#volumes = new LatestObjects(volumeInformer));
-    const claims = (this.#claims = new LatestObjects(claimInformer));
+    const cache = this.cache;
 
     const listers: BinderListers = {
-      getVolume: (name) => volumes.get(name),
-      listVolumes: () => volumeInformer.list().map((pv) => volumes.newest(pv)),
-      getClaim: (namespace, name) => claims.get(claimKeyOf(namespace, name)),
+      getVolume: (name) => cache.getVolume(name),
+      listVolumes: () => cache.matchableVolumes(),
+      getClaim: (namespace, name) => cache.getClaim(claimKeyOf(namespace, name)),
       getClass: (name) => classInformer.get(name),
       listClasses: () => classInformer.list(),
       podsForClaim: (namespace, name) => podInformer.byIndex(PodPvcIndex, claimKeyOf(namespace, name)),
@@ -95,13 +187,15 @@ export class PersistentVolumeController {
     const api: BinderApi = {
       getClaim: async (namespace, name) => {
         try {
-          return claims.remember(await pvcs.get(name, namespace));
+          const claim = await pvcs.get(name, namespace);
+          cache.storeClaim(claim);
+          return claim;
         } catch (err) {
           if (isNotFound(err)) return undefined;
           throw err;
         }
       },
-      updateVolume: (pv) => pvs.update(pv),
+      updateVolume: (pv) => cache.writeVolume(pv, (v) => pvs.update(v)),
       updateVolumeStatus: (pv) => pvs.updateStatus(pv),
       updateClaim: (claim) => pvcs.update(claim),
       updateClaimStatus: (claim) => pvcs.updateStatus(claim),
@@ -111,16 +205,22 @@ export class PersistentVolumeController {
       api,
       recorder: this.#recorder,
       enqueueClaim: (namespace, name) => this.claimQueue.add(claimKeyOf(namespace, name)),
-      storeVolume: (pv) => volumes.remember(pv),
-      storeClaim: (claim) => claims.remember(claim),
+      storeVolume: (pv) => cache.storeVolume(pv),
+      storeClaim: (claim) => cache.storeClaim(claim),
     });
 
-    const enqueueVolume = (pv: PersistentVolume) => this.volumeQueue.add(objectKey(pv));
-    const enqueueClaim = (claim: PersistentVolumeClaim) => this.claimQueue.add(objectKey(claim));
+    // updateVolume/updateClaim: an informer version older than what the controller wrote itself is not synced.
+    const enqueueVolume = (pv: PersistentVolume) => {
+      if (cache.storeVolume(pv)) this.volumeQueue.add(objectKey(pv));
+    };
+    const enqueueClaim = (claim: PersistentVolumeClaim) => {
+      if (cache.storeClaim(claim)) this.claimQueue.add(objectKey(claim));
+    };
     volumeInformer.onAdd(enqueueVolume);
     volumeInformer.onUpdate((_old, pv) => enqueueVolume(pv));
     // deleteVolume: the claim's sync sees its volume gone (Lost) without waiting for the resync.
     volumeInformer.onDelete((pv) => {
+      cache.deleteVolume(objectKey(pv));
       const ref = pv.spec.claimRef;
       if (ref?.name) this.claimQueue.add(claimKeyOf(ref.namespace ?? '', ref.name));
     });
@@ -128,17 +228,18 @@ export class PersistentVolumeController {
     claimInformer.onUpdate((_old, claim) => enqueueClaim(claim));
     // deleteClaim: the volume's sync releases it without waiting for the resync.
     claimInformer.onDelete((claim) => {
+      cache.deleteClaim(objectKey(claim));
       if (claim.spec.volumeName) this.volumeQueue.add(claim.spec.volumeName);
     });
     // Not in upstream's wiring (it waits for the resync): a new class may be the default for classless claims
     // (RetroactiveDefaultStorageClass) or the class a claim was waiting for, so look at unbound claims at once.
     classInformer.onAdd(() => {
-      for (const claim of claimInformer.list()) if (!claim.metadata.annotations?.[AnnBindCompleted]) enqueueClaim(claim);
+      for (const claim of claimInformer.list()) if (!claim.metadata.annotations?.[AnnBindCompleted]) this.claimQueue.add(objectKey(claim));
     });
   }
 
   async #syncClaim(key: string): Promise<void> {
-    const claim = this.#claims.get(key);
+    const claim = this.cache.getClaim(key);
     if (!claim) return;
     try {
       await this.binder.syncClaim(claim);
@@ -150,7 +251,7 @@ export class PersistentVolumeController {
   }
 
   async #syncVolume(name: string): Promise<void> {
-    const volume = this.#volumes.get(name);
+    const volume = this.cache.getVolume(name);
     if (!volume) return;
     try {
       await this.binder.syncVolume(volume);
@@ -171,7 +272,7 @@ export class PersistentVolumeController {
         for (const key of this.#volumeInformer.keys()) this.volumeQueue.add(key);
       }, this.#syncPeriodMs);
       try {
-        await work(signal, [[this.claimQueue, (key) => this.#syncClaim(key)], [this.volumeQueue, (key) => this.#syncVolume(key)]], this.#logger);
+        await work(signal, [[this.claimQueue, this.#claimWorkers, (key) => this.#syncClaim(key)], [this.volumeQueue, 1, (key) => this.#syncVolume(key)]], this.#logger);
       } finally {
         clearInterval(resync);
       }
@@ -260,7 +361,7 @@ export class ProtectionController {
   async run(signal: AbortSignal): Promise<void> {
     if (!(await waitForCacheSync(signal, this.#claimInformer, this.#volumeInformer, this.#podInformer))) return;
     this.#logger.info({ controller: 'pvc-protection, pv-protection' }, 'Starting controller');
-    await work(signal, [[this.claimQueue, (key) => this.#syncClaim(key)], [this.volumeQueue, (key) => this.#syncVolume(key)]], this.#logger);
+    await work(signal, [[this.claimQueue, 1, (key) => this.#syncClaim(key)], [this.volumeQueue, 1, (key) => this.#syncVolume(key)]], this.#logger);
     this.#logger.info({ controller: 'pvc-protection, pv-protection' }, 'Shutting down controller');
   }
 }
