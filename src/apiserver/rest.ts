@@ -97,10 +97,11 @@ export class Rest {
 
   /**
    * After a store conflict the cache may not yet show the write that won (it lands when that write's batch
-   * commits): wait until it reflects the store before reading again, so the retry works on the winner's state.
+   * commits, at the end of the event-loop turn): wait until it does before reading again, so the retry works on
+   * the winner's state instead of spinning on the stale one.
    */
-  private async catchUp(): Promise<void> {
-    await this.cache.waitForRevision(await this.store.currentRevision(), 2000);
+  private async catchUp(e: RevisionConflictError): Promise<void> {
+    await this.cache.waitForRevision(e.currentModRevision, 2000);
   }
 
   get(r: ResourceDef, ns: string | undefined, name: string): CachedObject {
@@ -242,7 +243,7 @@ export class Rest {
       } catch (e) {
         if (e instanceof RevisionConflictError) {
           if (pinnedRV || attempt >= MAX_CONFLICT_RETRIES) throw conflict(r, name, OBJECT_MODIFIED);
-          await this.catchUp();
+          await this.catchUp(e);
           continue;
         }
         if (e instanceof KeyNotFoundError) throw notFound(r, name);
@@ -363,7 +364,7 @@ export class Rest {
         return { removed: obj };
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
-          await this.catchUp();
+          await this.catchUp(e);
           continue;
         }
         if (e instanceof KeyNotFoundError) throw notFound(r, name);
@@ -392,7 +393,7 @@ export class Rest {
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
-          await this.catchUp();
+          await this.catchUp(e);
           continue;
         }
         if (e instanceof KeyNotFoundError) return;
@@ -431,7 +432,7 @@ export class Rest {
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
-          await this.catchUp();
+          await this.catchUp(e);
           continue;
         }
         throw e;

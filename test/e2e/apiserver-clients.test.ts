@@ -90,3 +90,26 @@ describe('durability', () => {
     }
   });
 });
+
+describe('concurrency', () => {
+  it('concurrent patches without a resourceVersion never answer 409: the server retries them, as upstream', async () => {
+    const srv = await startApiServerProcess();
+    try {
+      await srv.request('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c', image: 'x' }] } });
+      for (let i = 0; i < 30; i++) {
+        const results = await Promise.all([
+          srv.request('PATCH', '/api/v1/namespaces/default/pods/p/status', { status: { conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: `m${i}` }] } }, { 'Content-Type': 'application/strategic-merge-patch+json' }),
+          srv.request('PATCH', '/api/v1/namespaces/default/pods/p', { metadata: { annotations: { a: String(i) } } }, { 'Content-Type': 'application/merge-patch+json' }),
+          srv.request('PATCH', '/api/v1/namespaces/default/pods/p', { metadata: { labels: { l: String(i) } } }, { 'Content-Type': 'application/merge-patch+json' }),
+        ]);
+        for (const r of results) assert.equal(r.status, 200, r.body);
+      }
+      const pod = JSON.parse((await srv.request('GET', '/api/v1/namespaces/default/pods/p')).body);
+      assert.equal(pod.metadata.annotations.a, '29');
+      assert.equal(pod.metadata.labels.l, '29');
+      assert.equal(pod.status.conditions.find((c: { type: string }) => c.type === 'PodScheduled').message, 'm29');
+    } finally {
+      await srv.cleanup();
+    }
+  });
+});

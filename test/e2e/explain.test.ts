@@ -58,12 +58,6 @@ async function unschedulable(name: string, message: RegExp): Promise<void> {
     const pod = JSON.parse(await up.ok(['get', 'pod', name, '-o', 'json']));
     last = JSON.stringify(pod.metadata.annotations ?? {}) + JSON.stringify(pod.status ?? {});
     const diagnosis = pod.metadata.annotations?.['strata.io/scheduling-diagnosis'];
-    if (!diagnosis && pod.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'PodScheduled' && c.status === 'False')) {
-      // The API server may answer the diagnosis PATCH racing the PodScheduled one with 409 (a bug of its retry
-      // loop, reported); a pod update makes the scheduler try again.
-      await up.ok(['label', 'pod', name, `nudge=${Date.now()}`, '--overwrite']);
-      return false;
-    }
     return diagnosis && message.test(JSON.parse(diagnosis).message);
   }, { timeoutMs: 30_000, what: `pod ${name} unschedulable with ${message}` }).catch((err: Error) => {
     throw new Error(`${err.message}; last seen: ${last}`);
