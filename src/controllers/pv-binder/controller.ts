@@ -6,7 +6,7 @@
 // Upstream runs one worker per queue because two claims synced at once could both pick the same volume. Here a claim's
 // choice of volume and the write that claims it happen in one turn of the event loop, and the volume is shown as
 // claimed from that moment until the write is answered; so several claim workers are safe, and the API server's
-// resourceVersion check remains the backstop. One claim worker stays the default.
+// resourceVersion check remains the backstop. One claim worker stays the default here; the controller manager runs more.
 import type { PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../api/types.ts';
 import { AnnBindCompleted, PVCProtectionFinalizer, PVProtectionFinalizer } from '../../api/well-known.ts';
 import { objectKey } from '../../client/cache.ts';
