@@ -1,5 +1,6 @@
 // CSIStorageCapacity publishing, as external-provisioner's capacity controller (--enable-capacity): one object per
 // (topology segment x StorageClass of the driver with WaitForFirstConsumer), its capacity from CSI GetCapacity.
+import { cloneJSON } from '../../api/json.ts';
 import type { CSIDriver, CSIStorageCapacity, CSINode, Node, StorageClass } from '../../api/types.ts';
 import { bytesToQuantityString } from '../../api/quantity.ts';
 import { LabelCapacityDriverName, LabelCapacityManagedBy } from '../../api/well-known.ts';
@@ -74,7 +75,7 @@ export async function syncStorageCapacity(deps: CapacityDeps): Promise<void> {
           ...(maximumVolumeSize ? { maximumVolumeSize } : {}),
         });
       } else if (current.capacity !== capacity || current.maximumVolumeSize !== maximumVolumeSize) {
-        const updated = structuredClone(current);
+        const updated = cloneJSON(current);
         updated.capacity = capacity;
         if (maximumVolumeSize) updated.maximumVolumeSize = maximumVolumeSize;
         else delete updated.maximumVolumeSize;

@@ -1,6 +1,7 @@
 // The provisioner's sync logic, as kubernetes-csi/external-provisioner (pkg/controller/controller.go, topology.go) on top
 // of sig-storage-lib-external-provisioner (controller/controller.go): provision claims annotated for our driver through
 // CSI CreateVolume, create their PV, and delete released Delete-policy volumes through CSI DeleteVolume.
+import { cloneJSON } from '../../api/json.ts';
 import type {
   CSINode,
   Node,
@@ -617,7 +618,7 @@ export class CsiProvisioner {
   async #setCloneFinalizer(source: DataSourceRef): Promise<void> {
     const sourceClaim = this.#deps.listers.getClaim(source.namespace, source.name);
     if (!sourceClaim || hasFinalizer(sourceClaim, PVCCloneFinalizer)) return;
-    const updated = structuredClone(sourceClaim);
+    const updated = cloneJSON(sourceClaim);
     updated.metadata.finalizers = [...(updated.metadata.finalizers ?? []), PVCCloneFinalizer];
     await this.#wrapNoChange(this.#deps.api.updateClaim(updated));
   }
@@ -625,7 +626,7 @@ export class CsiProvisioner {
   async #setSnapshotFinalizer(source: DataSourceRef): Promise<void> {
     const snapshot = await this.#deps.api.getSnapshot(source.namespace, source.name);
     if (!snapshot || hasFinalizer(snapshot, SnapshotSourceProtectionFinalizer)) return;
-    const updated = structuredClone(snapshot);
+    const updated = cloneJSON(snapshot);
     updated.metadata.finalizers = [...(updated.metadata.finalizers ?? []), SnapshotSourceProtectionFinalizer];
     await this.#wrapNoChange(this.#deps.api.updateSnapshot(updated));
   }
@@ -633,7 +634,7 @@ export class CsiProvisioner {
   async #removeSnapshotFinalizer(source: DataSourceRef): Promise<void> {
     const snapshot = await this.#deps.api.getSnapshot(source.namespace, source.name);
     if (!snapshot || !hasFinalizer(snapshot, SnapshotSourceProtectionFinalizer)) return;
-    const updated = structuredClone(snapshot);
+    const updated = cloneJSON(snapshot);
     updated.metadata.finalizers = updated.metadata.finalizers!.filter((f) => f !== SnapshotSourceProtectionFinalizer);
     // Upstream does not fail the provisioning over this; the next restore from the snapshot cleans it up.
     await this.#deps.api.updateSnapshot(updated).catch(() => undefined);
@@ -650,7 +651,7 @@ export class CsiProvisioner {
   /** rescheduleProvisioning: drop volume.kubernetes.io/selected-node so the scheduler picks a node again. */
   async #reschedule(claim: PersistentVolumeClaim): Promise<void> {
     if (!claim.metadata.annotations?.[AnnSelectedNode]) return;
-    const updated = structuredClone(claim);
+    const updated = cloneJSON(claim);
     delete updated.metadata.annotations![AnnSelectedNode];
     try {
       await this.#deps.api.updateClaim(updated);
@@ -682,7 +683,7 @@ export class CsiProvisioner {
     // Deleting set a deletionTimestamp; our finalizer is the last thing holding the object for us.
     const current = await api.getVolume(volume.metadata.name ?? '');
     if (current && hasFinalizer(current, PVDeletionProtectionFinalizer)) {
-      const updated = structuredClone(current);
+      const updated = cloneJSON(current);
       updated.metadata.finalizers = updated.metadata.finalizers!.filter((f) => f !== PVDeletionProtectionFinalizer);
       try {
         await api.updateVolume(updated);
@@ -708,7 +709,7 @@ export class CsiProvisioner {
     } else {
       return volume;
     }
-    const updated = structuredClone(volume);
+    const updated = cloneJSON(volume);
     updated.metadata.finalizers = finalizers.length ? finalizers : undefined;
     if (!updated.metadata.finalizers) delete updated.metadata.finalizers;
     try {
@@ -734,7 +735,7 @@ export class CsiProvisioner {
       return ds?.kind === 'PersistentVolumeClaim' && ds.name === claim.metadata.name && other.status?.phase === 'Pending';
     });
     if (cloning) return;
-    const updated = structuredClone(claim);
+    const updated = cloneJSON(claim);
     updated.metadata.finalizers = updated.metadata.finalizers!.filter((f) => f !== PVCCloneFinalizer);
     await this.#deps.api.updateClaim(updated);
   }

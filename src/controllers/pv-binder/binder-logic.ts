@@ -2,6 +2,7 @@
 // (pkg/controller/volume/persistentvolume/pv_controller.go): syncClaim / syncUnboundClaim / syncBoundClaim /
 // syncVolume, bind, unbind and reclaim. It reads through listers and writes through the API only; controller.ts wires
 // it to informers and queues.
+import { cloneJSON } from '../../api/json.ts';
 import type {
   ObjectReference,
   PersistentVolume,
@@ -74,7 +75,7 @@ export interface BinderDeps {
   now?: () => Date;
 }
 
-const clone = <T>(value: T): T => structuredClone(value);
+const clone = <T>(value: T): T => cloneJSON(value);
 const hasAnnotation = (obj: { metadata: { annotations?: Record<string, string> } }, key: string) =>
   Object.hasOwn(obj.metadata.annotations ?? {}, key);
 const claimKey = (claim: PersistentVolumeClaim) => `${claim.metadata.namespace}/${claim.metadata.name}`;

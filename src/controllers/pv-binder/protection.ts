@@ -1,6 +1,7 @@
 // Storage object in use protection, as kube-controller-manager's pvc-protection and pv-protection controllers: the
 // finalizers kubernetes.io/pvc-protection and kubernetes.io/pv-protection are kept while an object is deleted and
 // still in use, and removed once it is not.
+import { cloneJSON } from '../../api/json.ts';
 import type { PersistentVolume, PersistentVolumeClaim, Pod } from '../../api/types.ts';
 import { PVCProtectionFinalizer, PVProtectionFinalizer } from '../../api/well-known.ts';
 
@@ -58,12 +59,12 @@ export async function syncClaimProtection(claim: PersistentVolumeClaim, deps: Pr
   const protectedClaim = claim.metadata.finalizers?.includes(PVCProtectionFinalizer) ?? false;
   if (!claim.metadata.deletionTimestamp) {
     if (protectedClaim) return claim;
-    const updated = structuredClone(claim);
+    const updated = cloneJSON(claim);
     updated.metadata.finalizers = [...(updated.metadata.finalizers ?? []), PVCProtectionFinalizer];
     return deps.updateClaim(updated);
   }
   if (!protectedClaim || (await claimIsInUse(claim, deps))) return claim;
-  const updated = structuredClone(claim);
+  const updated = cloneJSON(claim);
   updated.metadata.finalizers = withoutFinalizer(updated.metadata.finalizers, PVCProtectionFinalizer);
   if (!updated.metadata.finalizers) delete updated.metadata.finalizers;
   return deps.updateClaim(updated);
@@ -74,13 +75,13 @@ export async function syncVolumeProtection(pv: PersistentVolume, deps: Protectio
   const protectedVolume = pv.metadata.finalizers?.includes(PVProtectionFinalizer) ?? false;
   if (!pv.metadata.deletionTimestamp) {
     if (protectedVolume) return pv;
-    const updated = structuredClone(pv);
+    const updated = cloneJSON(pv);
     updated.metadata.finalizers = [...(updated.metadata.finalizers ?? []), PVProtectionFinalizer];
     return deps.updateVolume(updated);
   }
   // The PV controller keeps status.phase; Bound means a claim still uses the volume.
   if (!protectedVolume || pv.status?.phase === 'Bound') return pv;
-  const updated = structuredClone(pv);
+  const updated = cloneJSON(pv);
   updated.metadata.finalizers = withoutFinalizer(updated.metadata.finalizers, PVProtectionFinalizer);
   if (!updated.metadata.finalizers) delete updated.metadata.finalizers;
   return deps.updateVolume(updated);
