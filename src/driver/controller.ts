@@ -28,7 +28,7 @@ import {
   newSnapshotId,
   newVolumeId,
   publishTree,
-  withProcessesStopped,
+  VolumeFreezes,
 } from './files.ts';
 import type { DriverStore, PoolKind, SnapshotRecord, VolumeRecord } from './store.ts';
 import { type Pool, poolKey, poolMatchesSegment, poolsOf, poolTopology } from './topology.ts';
@@ -135,6 +135,7 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
   private readonly store: DriverStore;
   private readonly dirs: DataDir;
   private readonly inFlight = new Set<string>();
+  private readonly freezes = new VolumeFreezes();
 
   constructor(cluster: ClusterSpec, store: DriverStore, dirs: DataDir) {
     this.cluster = cluster;
@@ -275,12 +276,15 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
     await publishTree(scratch, this.dirs.volumePath(rec.id));
   }
 
-  // Copies a volume as of one instant: every process that can write to it is stopped while the copy runs.
+  // Copies a volume as of one instant: every process that can write to it is stopped while the copy runs. Pods reach
+  // a volume only through its publish targets, so an unpublished volume has no writers and /proc is not scanned.
   private async pointInTimeCopy(volume: VolumeRecord, dest: string): Promise<number> {
     const dir = this.dirs.volumePath(volume.id);
-    const targets = this.store.publications(volume.id).map((p) => p.targetPath);
-    const writers = await findWriters(dir, targets);
-    return withProcessesStopped(writers, async () => {
+    const writers = async () => {
+      const targets = this.store.publications(volume.id).map((p) => p.targetPath);
+      return targets.length === 0 ? [] : findWriters(dir, targets);
+    };
+    return this.freezes.hold(volume.id, writers, async () => {
       const instant = Date.now();
       await copyTree(dir, dest);
       return instant;

@@ -206,29 +206,54 @@ async function isStopped(pid: number): Promise<boolean> {
   }
 }
 
-// Runs fn with the given processes stopped (SIGSTOP, waiting until each has actually stopped), and always resumes
-// them afterwards.
-export async function withProcessesStopped<T>(pids: number[], fn: () => Promise<T>): Promise<T> {
+// Stops the given processes (SIGSTOP, waiting until each has actually stopped); returns those it stopped.
+export async function stopProcesses(pids: number[]): Promise<number[]> {
   const stopped: number[] = [];
-  try {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGSTOP');
-        stopped.push(pid);
-      } catch {
-        // exited already
-      }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGSTOP');
+      stopped.push(pid);
+    } catch {
+      // exited already
     }
-    for (const pid of stopped) {
-      for (let i = 0; i < 200 && !(await isStopped(pid)); i++) await new Promise((r) => setTimeout(r, 5));
+  }
+  for (const pid of stopped) {
+    for (let i = 0; i < 200 && !(await isStopped(pid)); i++) await new Promise((r) => setTimeout(r, 5));
+  }
+  return stopped;
+}
+
+export function resumeProcesses(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // exited meanwhile
     }
-    return await fn();
-  } finally {
-    for (const pid of stopped) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // exited meanwhile
+  }
+}
+
+/**
+ * Keeps a volume's writers stopped while any point-in-time copy of it runs. Concurrent copies of one volume share one
+ * freeze (each alone would resume the writers while another still copies); the writers resume when the last ends.
+ */
+export class VolumeFreezes {
+  private readonly active = new Map<string, { holders: number; stopped: Promise<number[]> }>();
+
+  async hold<T>(volumeId: string, findWriters: () => Promise<number[]>, fn: () => Promise<T>): Promise<T> {
+    let freeze = this.active.get(volumeId);
+    if (!freeze) {
+      freeze = { holders: 0, stopped: findWriters().then(stopProcesses) };
+      this.active.set(volumeId, freeze);
+    }
+    freeze.holders++;
+    try {
+      await freeze.stopped;
+      return await fn();
+    } finally {
+      if (--freeze.holders === 0) {
+        this.active.delete(volumeId);
+        resumeProcesses(await freeze.stopped.catch(() => []));
       }
     }
   }
