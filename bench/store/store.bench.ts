@@ -1,12 +1,15 @@
 // Store micro-benchmark: creates/s with 1 and 16 concurrent writers, and the time to list 10,000 keys, per backend.
+// The etcd backend runs against a real local etcd (Debian's etcd-server) with fewer creates: each is a round trip.
 // Run: node bench/store/store.bench.ts
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openStore, type Store, type StoreOptions } from '../../src/store/index.ts';
+import { startEtcd } from '../../test/helpers/etcd.ts';
 
 const CREATES = 20_000;
+const ETCD_CREATES = 2_000;
 const LIST_SIZE = 10_000;
 const LIST_RUNS = 20;
 
@@ -35,8 +38,8 @@ function pvc(name: string): string {
   });
 }
 
-async function createsPerSecond(store: Store, prefix: string, writers: number): Promise<number> {
-  const perWriter = CREATES / writers;
+async function createsPerSecond(store: Store, prefix: string, writers: number, creates: number): Promise<number> {
+  const perWriter = creates / writers;
   const start = performance.now();
   await Promise.all(
     Array.from({ length: writers }, async (_, writer) => {
@@ -46,7 +49,7 @@ async function createsPerSecond(store: Store, prefix: string, writers: number): 
       }
     }),
   );
-  return CREATES / ((performance.now() - start) / 1000);
+  return creates / ((performance.now() - start) / 1000);
 }
 
 async function listMilliseconds(store: Store, prefix: string): Promise<{ median: number; items: number }> {
@@ -61,11 +64,11 @@ async function listMilliseconds(store: Store, prefix: string): Promise<{ median:
   return { median: times[times.length >> 1]!, items };
 }
 
-async function bench(options: StoreOptions): Promise<void> {
+async function bench(options: StoreOptions, creates = CREATES): Promise<void> {
   const store = await openStore(options);
   try {
-    const single = await createsPerSecond(store, '/pvc/single/', 1);
-    const concurrent = await createsPerSecond(store, '/pvc/concurrent/', 16);
+    const single = await createsPerSecond(store, '/pvc/single/', 1, creates);
+    const concurrent = await createsPerSecond(store, '/pvc/concurrent/', 16, creates);
     for (let i = 0; i < LIST_SIZE; i++) await store.create(`/pvc/list/${i}`, pvc(`list-${i}`));
     const list = await listMilliseconds(store, '/pvc/list/');
     console.log(
@@ -82,11 +85,17 @@ console.log(
   `machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
     `${os.platform()} ${os.release()}, Node ${process.version}`,
 );
-console.log(`${CREATES} creates of ~${pvc('x').length}-byte values per scenario`);
+console.log(`${CREATES} creates (etcd: ${ETCD_CREATES}) of ~${pvc('x').length}-byte values per scenario`);
 await bench({ backend: 'memory' });
 const dir = mkdtempSync(join(os.tmpdir(), 'strata-store-bench-'));
 try {
   await bench({ backend: 'sqlite', path: join(dir, 'bench.db') });
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+const etcd = await startEtcd();
+try {
+  await bench({ backend: 'etcd', endpoints: [etcd.endpoint] }, ETCD_CREATES);
+} finally {
+  await etcd.stop();
 }

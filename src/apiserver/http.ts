@@ -42,6 +42,12 @@ export interface HttpContext {
   podLogs?: (ns: string, name: string, query: URLSearchParams, res: ServerResponse) => Promise<void>;
   /** Live watch responses, closed when the server stops. */
   watches: Set<ServerResponse>;
+  /**
+   * For stores shared by several API servers (etcd): the store's current revision. A list or get without a
+   * resourceVersion then waits until this server's cache has caught up with it, as upstream's consistent reads do,
+   * so a write made through another server is seen.
+   */
+  consistentRevision?: () => Promise<number>;
 }
 
 interface Route {
@@ -310,6 +316,7 @@ async function dispatch(ctx: HttpContext, req: IncomingMessage, res: ServerRespo
         return 'WATCH';
       }
       if (name) {
+        if (!q.get('resourceVersion')) await consistentRead(ctx);
         const c = ctx.rest.get(r, namespace, name);
         if (wantsTable(req)) sendJSON(res, 200, table(r, [c], String(c.rev), q.get('includeObject') ?? 'Metadata'), TABLE_CT);
         else send(res, 200, c.raw);
@@ -389,6 +396,14 @@ function sendObject(res: ServerResponse, code: number, o: CachedObject | KubeObj
   else sendJSON(res, code, o);
 }
 
+async function consistentRead(ctx: HttpContext): Promise<void> {
+  if (!ctx.consistentRevision) return;
+  const want = await ctx.consistentRevision();
+  if (!(await ctx.cache.waitForRevision(want, 3000))) {
+    throw new ApiError(504, 'Timeout', `Too large resource version: ${want}, current: ${ctx.cache.resourceVersion}`, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
+  }
+}
+
 async function list(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, r: ResourceDef, namespace: string | undefined, q: URLSearchParams): Promise<void> {
   const filter = makeFilter(r, q);
   const rvParam = q.get('resourceVersion');
@@ -399,6 +414,7 @@ async function list(ctx: HttpContext, req: IncomingMessage, res: ServerResponse,
       throw new ApiError(504, 'Timeout', `Too large resource version: ${want}, current: ${ctx.cache.resourceVersion}`, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
     }
   }
+  if (!rvParam) await consistentRead(ctx);
   const rv = String(ctx.cache.resourceVersion);
   let items = ctx.cache.list(r, namespace);
   if (filter.label || filter.field) items = items.filter((c) => matches(filter, c));

@@ -10,6 +10,7 @@ import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 import { Admission, SYSTEM_NAMESPACES } from './admission.ts';
+import { ApiError } from './errors.ts';
 import { handle } from './http.ts';
 import type { HttpContext } from './http.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -23,7 +24,9 @@ export interface ApiServerOptions {
   dataDir: string;
   port?: number;
   host?: string;
-  storage?: 'sqlite' | 'memory';
+  storage?: 'sqlite' | 'memory' | 'etcd';
+  /** etcd client URLs; required when storage is 'etcd' (API servers sharing them share state). */
+  etcdEndpoints?: string[];
   /** Events kept for watches to resume from; older resourceVersions get 410 Expired. */
   watchCacheCapacity?: number;
   bookmarkIntervalMs?: number;
@@ -37,6 +40,7 @@ interface CompiledOptions extends Required<Omit<ApiServerOptions, 'podLogs'>> {
 
 export function compileOptions(o: ApiServerOptions): CompiledOptions {
   if (!o.dataDir) throw new Error('apiserver: a data directory is required');
+  if (o.storage === 'etcd' && !o.etcdEndpoints?.length) throw new Error('apiserver: etcd storage needs at least one etcd endpoint');
   const port = o.port ?? 6443;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`apiserver: invalid port ${o.port}`);
   return {
@@ -44,6 +48,7 @@ export function compileOptions(o: ApiServerOptions): CompiledOptions {
     port,
     host: o.host ?? '127.0.0.1',
     storage: o.storage ?? 'sqlite',
+    etcdEndpoints: o.etcdEndpoints ?? [],
     watchCacheCapacity: o.watchCacheCapacity ?? 100_000,
     bookmarkIntervalMs: o.bookmarkIntervalMs ?? 10_000,
     processMetrics: o.processMetrics ?? true,
@@ -79,6 +84,9 @@ async function ensureSystemNamespaces(rest: Rest): Promise<void> {
     if (rest.tryGet(ns, undefined, name)) continue;
     await rest.create(ns, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {
       dryRun: false, fieldManager: 'strata-apiserver', fieldValidation: 'Strict', warnings: [],
+    }).catch((e: unknown) => {
+      // Another API server sharing the etcd store created it first.
+      if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
     });
   }
 }
@@ -87,7 +95,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const o = compileOptions(options);
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   const token = loadOrCreateToken(o.dataDir);
-  const store: Store = await openStore(o.storage === 'sqlite' ? { backend: 'sqlite', path: join(o.dataDir, 'state.sqlite') } : { backend: 'memory' });
+  const store: Store = await openStore({ backend: o.storage, path: join(o.dataDir, 'state.sqlite'), endpoints: o.etcdEndpoints });
   const cache = new WatchCache(store, { capacity: o.watchCacheCapacity });
   await cache.start();
   const admission = new Admission(cache);
@@ -95,7 +103,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   const metrics = new ApiMetrics({ processMetrics: o.processMetrics });
   const watches = new Set<ServerResponse>();
   let address = '';
-  const ctx: HttpContext = { rest, cache, metrics, token, serverAddress: () => address, bookmarkIntervalMs: o.bookmarkIntervalMs, podLogs: o.podLogs, watches };
+  const ctx: HttpContext = { rest, cache, metrics, token, serverAddress: () => address, bookmarkIntervalMs: o.bookmarkIntervalMs, podLogs: o.podLogs, watches,
+    consistentRevision: o.storage === 'etcd' ? () => store.currentRevision() : undefined };
   await ensureSystemNamespaces(rest);
   const finalizer = new NamespaceFinalizer(rest, cache);
   finalizer.start();

@@ -1,7 +1,7 @@
 // The API server's in-memory view of the store, kept current by one store watch — kube-apiserver's watch cache.
 // Every read (get, list) and every watch is served from here; writes go to the store and come back through the
-// store's watch before the write returns (backends deliver events synchronously on commit), so reads observe
-// acknowledged writes. A bounded ring of recent events serves watches that resume from a resourceVersion; older
+// store's watch before the write returns (in-process backends deliver events synchronously on commit; etcd resolves a
+// write only once its event came back through the watch), so reads observe this server's acknowledged writes. A bounded ring of recent events serves watches that resume from a resourceVersion; older
 // ones get 410 Expired, exactly as upstream's watch cache answers.
 import type { KubeObject } from '../api/types.ts';
 import type { Store, Watch, WatchEvent } from '../store/types.ts';
@@ -93,7 +93,16 @@ export class WatchCache {
     }
     this.revision = revision;
     this.oldestResumable = revision;
-    this.storeWatch = await this.store.watch('/registry/', { afterRevision: revision, onEvent: (e) => this.apply(e) });
+    this.storeWatch = await this.store.watch('/registry/', {
+      afterRevision: revision,
+      onEvent: (e) => this.apply(e),
+      // A lost store watch leaves this cache stale; stop serving rather than serve old state forever.
+      onError: (err) => {
+        process.emitWarning(`watch cache: the store watch ended: ${err.message}; exiting so a supervisor restarts the API server`);
+        process.exitCode = 1;
+        process.kill(process.pid, 'SIGTERM');
+      },
+    });
   }
 
   stop(): void {

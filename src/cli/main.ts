@@ -160,11 +160,13 @@ export function buildProgram(): Command {
     .requiredOption('--data-dir <dir>', 'where state, the admin token and the kubeconfig live')
     .option('--port <n>', 'port to listen on (0 picks a free one)', port, 6443)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--storage <backend>', 'sqlite (durable, default) or memory', 'sqlite')
+    .option('--storage <backend>', 'sqlite (durable, default), memory, or etcd (shared by every API server on the same etcd)', 'sqlite')
+    .option('--etcd-endpoints <urls>', 'comma-separated etcd client URLs, for --storage etcd', (v: string) => v.split(',').filter(Boolean))
     .option('--watch-cache-size <n>', 'events kept for watches to resume from; older resourceVersions get 410 Expired', positiveInt, 100_000)
-    .action(async (o: { dataDir: string; port: number; host: string; storage: string; watchCacheSize: number }) => {
-      if (o.storage !== 'sqlite' && o.storage !== 'memory') throw new InvalidArgumentError(`--storage must be sqlite or memory, not ${o.storage}`);
-      const server = await startApiServer({ dataDir: o.dataDir, port: o.port, host: o.host, storage: o.storage, watchCacheCapacity: o.watchCacheSize });
+    .action(async (o: { dataDir: string; port: number; host: string; storage: string; etcdEndpoints?: string[]; watchCacheSize: number }) => {
+      if (o.storage !== 'sqlite' && o.storage !== 'memory' && o.storage !== 'etcd') throw new InvalidArgumentError(`--storage must be sqlite, memory or etcd, not ${o.storage}`);
+      if (o.storage === 'etcd' && !o.etcdEndpoints?.length) throw new InvalidArgumentError('--storage etcd needs --etcd-endpoints');
+      const server = await startApiServer({ dataDir: o.dataDir, port: o.port, host: o.host, storage: o.storage, etcdEndpoints: o.etcdEndpoints, watchCacheCapacity: o.watchCacheSize });
       process.stdout.write(`Strata API server is ready at ${server.url}\n`);
       process.stdout.write(`kubeconfig: ${server.kubeconfigPath}\n`);
       untilSignal(() => server.close());

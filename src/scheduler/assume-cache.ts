@@ -14,16 +14,32 @@ interface ObjInfo<T> {
 export const objectKey = (obj: KubeObject): string =>
   obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : (obj.metadata.name ?? '');
 
+/** Index functions by name; each yields the index values an object is listed under. */
+export type AssumeCacheIndexers<T> = Record<string, (obj: T) => string[]>;
+
 export class AssumeCache<T extends KubeObject> {
   readonly description: string;
   private readonly objects = new Map<string, ObjInfo<T>>();
-  private readonly indexFn?: (obj: T) => string;
-  private readonly index = new Map<string, Set<string>>();
+  private readonly indexers: AssumeCacheIndexers<T>;
+  /** Per index name: index value -> keys. */
+  private readonly indexes = new Map<string, Map<string, Set<string>>>();
 
-  /** `description` names the type in errors ("v1.PersistentVolume"); `indexFn` enables list(indexValue). */
-  constructor(description: string, indexFn?: (obj: T) => string) {
+  /** `description` names the type in errors ("v1.PersistentVolume"); `indexers` enable byIndex(name, value). */
+  constructor(description: string, indexers: AssumeCacheIndexers<T> = {}) {
     this.description = description;
-    this.indexFn = indexFn;
+    this.indexers = indexers;
+    for (const name of Object.keys(indexers)) this.indexes.set(name, new Map());
+  }
+
+  private unindex(key: string, obj: T): void {
+    for (const [name, fn] of Object.entries(this.indexers)) {
+      const index = this.indexes.get(name)!;
+      for (const value of fn(obj)) {
+        const keys = index.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) index.delete(value);
+      }
+    }
   }
 
   private version(name: string, obj: T): bigint {
@@ -34,12 +50,14 @@ export class AssumeCache<T extends KubeObject> {
 
   private store(key: string, info: ObjInfo<T>): void {
     const previous = this.objects.get(key);
-    if (this.indexFn) {
-      if (previous) this.index.get(this.indexFn(previous.latestObj))?.delete(key);
-      const value = this.indexFn(info.latestObj);
-      let keys = this.index.get(value);
-      if (!keys) this.index.set(value, (keys = new Set()));
-      keys.add(key);
+    if (previous) this.unindex(key, previous.latestObj);
+    for (const [name, fn] of Object.entries(this.indexers)) {
+      const index = this.indexes.get(name)!;
+      for (const value of fn(info.latestObj)) {
+        let keys = index.get(value);
+        if (!keys) index.set(value, (keys = new Set()));
+        keys.add(key);
+      }
     }
     this.objects.set(key, info);
   }
@@ -60,7 +78,7 @@ export class AssumeCache<T extends KubeObject> {
     const key = objectKey(obj);
     const existing = this.objects.get(key);
     if (!existing) return;
-    if (this.indexFn) this.index.get(this.indexFn(existing.latestObj))?.delete(key);
+    this.unindex(key, existing.latestObj);
     this.objects.delete(key);
   }
 
@@ -87,10 +105,15 @@ export class AssumeCache<T extends KubeObject> {
     return obj;
   }
 
-  /** The latest objects; with an index value, only those whose index function yields it. */
-  list(indexValue?: string): T[] {
-    if (indexValue === undefined) return [...this.objects.values()].map((info) => info.latestObj);
-    return [...(this.index.get(indexValue) ?? [])].map((key) => this.objects.get(key)!.latestObj);
+  /** The latest objects. */
+  list(): T[] {
+    return [...this.objects.values()].map((info) => info.latestObj);
+  }
+
+  /** The latest objects whose index function `name` yields `value`. */
+  byIndex(name: string, value: string): T[] {
+    const keys = this.indexes.get(name)?.get(value);
+    return keys ? [...keys].map((key) => this.objects.get(key)!.latestObj) : [];
   }
 
   /** Shadows the informer's object with `obj`, which must not be older than the latest one. */

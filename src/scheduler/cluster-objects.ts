@@ -11,15 +11,54 @@ import type {
   Pod,
   StorageClass,
 } from '../api/types.ts';
+import { labelSelectorFromObject } from '../api/labels.ts';
 import { pvStorageClassName } from '../api/volume-matching.ts';
+import { LabelHostname } from '../api/well-known.ts';
 import { AssumeCache, objectKey } from './assume-cache.ts';
 
 export type ObjectKind =
   | 'Pod' | 'Node' | 'PersistentVolume' | 'PersistentVolumeClaim' | 'StorageClass' | 'CSINode' | 'CSIDriver'
   | 'CSIStorageCapacity';
 
+/**
+ * The hostname label values a PV's required node affinity confines it to (every term requires one of them), or
+ * undefined when it may fit nodes of any hostname. Local PVs are confined this way: indexing them by hostname spares
+ * VolumeBinding from checking every PV of the class against every node.
+ */
+export function volumeHostnames(pv: PersistentVolume): string[] | undefined {
+  const terms = pv.spec.nodeAffinity?.required?.nodeSelectorTerms;
+  if (!terms) return undefined;
+  const hostnames: string[] = [];
+  for (const term of terms) {
+    const expr = term.matchExpressions?.find((e) => e.key === LabelHostname && e.operator === 'In');
+    if (!expr) return undefined;
+    hostnames.push(...(expr.values ?? []));
+  }
+  return hostnames;
+}
+
+// Index values of the PV cache's "node" index: class/hostname for confined PVs, the class alone for the others
+// (a class name never contains "/").
+const confinedKey = (className: string, hostname: string): string => `${className}/${hostname}`;
+
+/** nodeHasAccess: the capacity's nodeTopology selects the node; no topology means unavailable. */
+export function nodeHasAccess(node: Node, capacity: CSIStorageCapacity): boolean {
+  if (!capacity.nodeTopology) return false;
+  try {
+    return labelSelectorFromObject(capacity.nodeTopology).matches(node.metadata.labels);
+  } catch {
+    return false;
+  }
+}
+
 export class ClusterObjects {
-  readonly pvCache = new AssumeCache<PersistentVolume>('v1.PersistentVolume', pvStorageClassName);
+  readonly pvCache = new AssumeCache<PersistentVolume>('v1.PersistentVolume', {
+    class: (pv) => [pvStorageClassName(pv)],
+    node: (pv) => {
+      const className = pvStorageClassName(pv);
+      return volumeHostnames(pv)?.map((h) => confinedKey(className, h)) ?? [className];
+    },
+  });
   readonly pvcCache = new AssumeCache<PersistentVolumeClaim>('v1.PersistentVolumeClaim');
   private readonly maps = {
     Pod: new Map<string, Pod>(),
@@ -30,8 +69,26 @@ export class ClusterObjects {
     CSIStorageCapacity: new Map<string, CSIStorageCapacity>(),
   };
 
+  /**
+   * Per "class/node": the keys of the class's CSIStorageCapacities whose nodeTopology selects the node. Built lazily,
+   * dropped when capacities come, go or change class or topology, or when nodes come, go or change labels; the
+   * provisioner updates capacities after every volume, so VolumeBinding must not match every one against every node.
+   */
+  private readonly capacityAccess = new Map<string, string[]>();
+
+  private invalidatesCapacityAccess(kind: ObjectKind, type: 'Add' | 'Update' | 'Delete', obj: KubeObject): boolean {
+    if (kind !== 'CSIStorageCapacity' && kind !== 'Node') return false;
+    if (type !== 'Update') return true;
+    const previous = this.maps[kind].get(objectKey(obj));
+    if (!previous) return true;
+    if (kind === 'Node') return JSON.stringify(previous.metadata.labels) !== JSON.stringify(obj.metadata.labels);
+    const [a, b] = [previous as CSIStorageCapacity, obj as CSIStorageCapacity];
+    return a.storageClassName !== b.storageClassName || JSON.stringify(a.nodeTopology) !== JSON.stringify(b.nodeTopology);
+  }
+
   /** Applies an informer add/update (obj is the new object) or delete. */
   apply(kind: ObjectKind, type: 'Add' | 'Update' | 'Delete', obj: KubeObject): void {
+    if (this.invalidatesCapacityAccess(kind, type, obj)) this.capacityAccess.clear();
     if (kind === 'PersistentVolume' || kind === 'PersistentVolumeClaim') {
       const cache = (kind === 'PersistentVolume' ? this.pvCache : this.pvcCache) as unknown as AssumeCache<KubeObject>;
       if (type === 'Delete') cache.delete(obj);
@@ -56,6 +113,16 @@ export class ClusterObjects {
   getPVC(namespace: string, name: string): PersistentVolumeClaim | undefined {
     return this.pvcCache.getAPIObj(`${namespace}/${name}`);
   }
+  /** The PVs (latest, possibly assumed) of a class. */
+  listPVs(className: string): PersistentVolume[] {
+    return this.pvCache.byIndex('class', className);
+  }
+  /** The PVs (latest, possibly assumed) of a class that may fit the node: those confined to its hostname, and those not confined by hostname. */
+  candidatePVs(className: string, node: Node): PersistentVolume[] {
+    const hostname = node.metadata.labels?.[LabelHostname];
+    const unconfined = this.pvCache.byIndex('node', className);
+    return hostname === undefined ? unconfined : [...this.pvCache.byIndex('node', confinedKey(className, hostname)), ...unconfined];
+  }
   /** The informer's PV (PV lister). */
   getPV(name: string): PersistentVolume | undefined {
     return this.pvCache.getAPIObj(name);
@@ -71,6 +138,16 @@ export class ClusterObjects {
   }
   listCSIStorageCapacities(): CSIStorageCapacity[] {
     return [...this.maps.CSIStorageCapacity.values()];
+  }
+  /** The class's CSIStorageCapacities (latest versions) whose nodeTopology selects the node. */
+  accessibleCapacities(className: string, node: Node): CSIStorageCapacity[] {
+    const cacheKey = `${className}/${node.metadata.name ?? ''}`;
+    let keys = this.capacityAccess.get(cacheKey);
+    if (!keys) {
+      keys = [...this.maps.CSIStorageCapacity].filter(([, c]) => c.storageClassName === className && nodeHasAccess(node, c)).map(([key]) => key);
+      this.capacityAccess.set(cacheKey, keys);
+    }
+    return keys.map((key) => this.maps.CSIStorageCapacity.get(key)!);
   }
 }
 

@@ -106,3 +106,23 @@ test('a spec update of an unschedulable pod retries it; a status update does not
   queue.update(pod, { ...pod, metadata: { ...pod.metadata, labels: { a: 'b' } } });
   assert.deepEqual(queue.pendingPods().active, ['default/p']);
 });
+
+test('in-flight events: a pod sees the events since it was popped, not earlier ones, however many pods are binding', async () => {
+  const { queue } = newQueue();
+  for (let i = 0; i < 3000; i++) queue.add(makePod(`binding-${i}`));
+  // Thousands of pods stay in flight (binding) while events pass; each is recorded once.
+  for (let i = 0; i < 3000; i++) await queue.pop();
+  for (let i = 0; i < 3000; i++) queue.moveAllToActiveOrBackoffQueue({ resource: 'Node', action: 'Add', label: 'NodeAdd' });
+  queue.add(makePod('early', ['data']));
+  const early = (await queue.pop())!;
+  queue.moveAllToActiveOrBackoffQueue({ resource: 'PersistentVolume', action: 'Add', label: 'PVAdd' });
+  queue.add(makePod('late', ['data']));
+  const late = (await queue.pop())!;
+  for (let i = 0; i < 3000; i++) queue.done(makePod(`binding-${i}`));
+  for (const info of [early, late]) {
+    info.unschedulablePlugins = new Set(['VolumeBinding']);
+    queue.addUnschedulableIfNotPresent(info);
+  }
+  // The PV was added while "early" was in flight: it may help, so backoffQ; "late" waits for the next event.
+  assert.deepEqual(queue.pendingPods(), { active: [], backoff: ['default/early'], unschedulable: ['default/late'] });
+});

@@ -112,6 +112,12 @@ class Heap {
 
 const priority = (pod: Pod): number => pod.spec.priority ?? 0;
 
+interface InFlightEvent {
+  event: ClusterEvent;
+  oldObj: unknown;
+  newObj: unknown;
+}
+
 /** Whether a registered event matches: 'Update' covers the specific update actions of its resource. */
 function eventMatches(registered: ClusterEventWithHint, event: ClusterEvent): boolean {
   if (registered.resource !== event.resource) return false;
@@ -127,9 +133,15 @@ export class SchedulingQueue {
   });
   private readonly backoffQ = new Heap((a, b) => this.backoffExpiry(a) < this.backoffExpiry(b));
   private readonly unschedulablePods = new Map<string, QueuedPodInfo>();
-  /** Pods popped and not yet done, with the events seen meanwhile. */
-  private readonly inFlight = new Map<string, ClusterEvent[]>();
-  private readonly inFlightEventArgs = new Map<ClusterEvent, { oldObj: unknown; newObj: unknown }>();
+  /**
+   * Pods popped and not yet done (scheduling or binding), each with the sequence number of the first event it has to
+   * see; in pop order, so the first one is the oldest. The events seen meanwhile are one shared log (upstream's
+   * inFlightEvents list), trimmed as the oldest pods finish: recording an event costs the same for any number of pods.
+   */
+  private readonly inFlight = new Map<string, number>();
+  private inFlightEvents: InFlightEvent[] = [];
+  /** The sequence number of inFlightEvents[0]. */
+  private inFlightEventsBase = 0;
   private readonly plugins: EnqueueExtensions[];
   private readonly podInitialBackoffMs: number;
   private readonly podMaxBackoffMs: number;
@@ -246,19 +258,27 @@ export class SchedulingQueue {
     info.attempts++;
     info.initialAttemptTimestamp ??= this.now();
     this.schedulingCycle++;
-    this.inFlight.set(podKey(info.pod), []);
+    this.inFlight.set(podKey(info.pod), this.inFlightEventsBase + this.inFlightEvents.length);
     return info;
   }
 
   /** Done: the pod's scheduling attempt is over (scheduled or re-queued). */
   done(pod: Pod): void {
-    const events = this.inFlight.get(podKey(pod));
-    this.inFlight.delete(podKey(pod));
-    // Forget event arguments no in-flight pod refers to any more.
-    if (events) {
-      const stillUsed = new Set([...this.inFlight.values()].flat());
-      for (const e of events) if (!stillUsed.has(e)) this.inFlightEventArgs.delete(e);
+    if (!this.inFlight.delete(podKey(pod))) return;
+    // Forget the events no in-flight pod needs any more; trimmed in batches so that finishing a pod stays cheap.
+    const oldest = this.inFlight.values().next();
+    const firstNeeded = oldest.done ? this.inFlightEventsBase + this.inFlightEvents.length : oldest.value;
+    const unneeded = firstNeeded - this.inFlightEventsBase;
+    if (unneeded > 0 && (unneeded >= 1024 || unneeded * 2 >= this.inFlightEvents.length)) {
+      this.inFlightEvents = this.inFlightEvents.slice(unneeded);
+      this.inFlightEventsBase = firstNeeded;
     }
+  }
+
+  /** The events recorded since the pod was popped. */
+  private eventsDuringFlight(key: string): InFlightEvent[] {
+    const since = this.inFlight.get(key);
+    return since === undefined ? [] : this.inFlightEvents.slice(since - this.inFlightEventsBase);
   }
 
   /**
@@ -267,14 +287,11 @@ export class SchedulingQueue {
    */
   addUnschedulableIfNotPresent(info: QueuedPodInfo): void {
     const key = podKey(info.pod);
-    const eventsDuringFlight = this.inFlight.get(key) ?? [];
+    const eventsDuringFlight = this.eventsDuringFlight(key);
     this.done(info.pod);
     if (this.contains(key)) return;
     info.timestamp = this.now();
-    const relevant = eventsDuringFlight.some((e) => {
-      const args = this.inFlightEventArgs.get(e);
-      return this.podMatchesEvent(info, e, args?.oldObj, args?.newObj);
-    });
+    const relevant = eventsDuringFlight.some((e) => this.podMatchesEvent(info, e.event, e.oldObj, e.newObj));
     if (info.unschedulablePlugins.size === 0 || relevant) this.backoffQ.addOrUpdate(info);
     else this.unschedulablePods.set(key, info);
   }
@@ -301,10 +318,7 @@ export class SchedulingQueue {
       this.unschedulablePods.delete(key);
       this.requeue(info);
     }
-    if (this.inFlight.size > 0) {
-      this.inFlightEventArgs.set(event, { oldObj, newObj });
-      for (const events of this.inFlight.values()) events.push(event);
-    }
+    if (this.inFlight.size > 0) this.inFlightEvents.push({ event, oldObj, newObj });
   }
 
   private requeue(info: QueuedPodInfo): void {

@@ -17,6 +17,7 @@ import { FitError } from './errors.ts';
 import { CycleState, Status, type ActionType, type ClusterEvent, type Diagnosis, type EventResource, type FilterPlugin } from './framework/interfaces.ts';
 import { podKey, podRequests } from './framework/node-info.ts';
 import type { Framework } from './framework/runtime.ts';
+import type { ChangedObject } from './plugins/volume-binding/binder.ts';
 import type { VolumeBindingOptions, VolumeBindingPlugin } from './plugins/volume-binding/volume-binding.ts';
 import * as names from './plugins/names.ts';
 import { PodScheduler } from './schedule-pod.ts';
@@ -116,8 +117,8 @@ export class Scheduler {
     return (pod.spec.schedulerName ?? DefaultSchedulerName) === this.schedulerName;
   }
 
-  private notifyVolumeBinder(): void {
-    this.framework.plugin<VolumeBindingPlugin>(names.VolumeBinding)?.binder.notifyChange();
+  private notifyVolumeBinder(changed: ChangedObject): void {
+    this.framework.plugin<VolumeBindingPlugin>(names.VolumeBinding)?.binder.notifyChange(changed);
   }
 
   private move(resource: EventResource, action: ActionType, oldObj?: unknown, newObj?: unknown): void {
@@ -131,14 +132,16 @@ export class Scheduler {
     switch (kind) {
       case 'Pod':
         this.handlePodEvent(type, obj as Pod, oldObj as Pod | undefined);
-        this.notifyVolumeBinder();
+        this.notifyVolumeBinder({ kind, obj: obj as Pod });
         return;
       case 'Node':
         this.handleNodeEvent(type, obj as Node, oldObj as Node | undefined);
         return;
       case 'PersistentVolume':
+        this.notifyVolumeBinder({ kind, obj: obj as PersistentVolume });
+        break;
       case 'PersistentVolumeClaim':
-        this.notifyVolumeBinder();
+        this.notifyVolumeBinder({ kind, obj: obj as PersistentVolumeClaim });
         break;
     }
     // Deleting storage objects makes no pod schedulable (upstream registers no such events).
@@ -208,7 +211,9 @@ export class Scheduler {
       for (const key of this.cache.cleanupExpiredAssumedPods(this.now())) this.logger.warn({ pod: key }, 'assumed pod expired');
     }, 1000).unref();
     try {
-      while (await this.scheduleOne());
+      // Scheduling cycles are synchronous: yield to I/O between them, so that binding cycles and informer events
+      // progress while pods keep coming (upstream runs them on other goroutines).
+      while (await this.scheduleOne()) await new Promise<void>((resolve) => setImmediate(resolve));
     } finally {
       clearInterval(expiry);
       signal.removeEventListener('abort', onAbort);

@@ -15,6 +15,8 @@ import {
   StoreError,
 } from './index.ts';
 import type { Store, WatchEvent } from './types.ts';
+import { EtcdStore } from './etcd.ts';
+import { startEtcd, type EtcdProcess } from '../../test/helpers/etcd.ts';
 
 interface StoreFactoryOptions {
   historyLimit?: number;
@@ -535,3 +537,25 @@ let sqliteFiles = 0;
 
 storeContract('memory', async (options) => new MemoryStore(options));
 storeContract('sqlite', async (options) => new SqliteStore({ path: join(sqliteDir, `${++sqliteFiles}.db`), ...options }));
+
+// Each etcd store gets a fresh etcd of its own (so revisions start at 0 as the contract expects), stopped after its
+// test. The next one starts while a test runs, which hides part of etcd's start-up time.
+const etcds: EtcdProcess[] = [];
+let nextEtcd: Promise<EtcdProcess> | undefined;
+function startNextEtcd(): Promise<EtcdProcess> {
+  const starting = startEtcd();
+  starting.catch(() => {}); // reported by the test that takes it
+  return starting;
+}
+afterEach(async () => {
+  for (const etcd of etcds.splice(0)) await etcd.stop();
+});
+after(async () => {
+  await (await nextEtcd?.catch(() => undefined))?.stop();
+});
+storeContract('etcd', async (options) => {
+  const etcd = await (nextEtcd ?? startNextEtcd());
+  nextEtcd = startNextEtcd();
+  etcds.push(etcd);
+  return EtcdStore.open({ endpoints: [etcd.endpoint], ...options });
+});

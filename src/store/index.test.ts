@@ -25,6 +25,6 @@ test('openStore opens the sqlite backend at path', async () => {
 
 test('openStore rejects incomplete or unknown options', async () => {
   await assert.rejects(openStore({ backend: 'sqlite' }), /needs a path/);
-  await assert.rejects(openStore({ backend: 'etcd' } as unknown as StoreOptions), /unknown backend "etcd"/);
+  await assert.rejects(openStore({ backend: 'leveldb' } as unknown as StoreOptions), /unknown backend "leveldb"/);
   await assert.rejects(openStore({ backend: 'memory', historyLimit: -1 }), RangeError);
 });

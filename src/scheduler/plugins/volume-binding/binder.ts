@@ -3,7 +3,6 @@
 // and waits for the PV controller and the provisioner to finish the binding.
 import type { CSIStorageCapacity, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../../api/types.ts';
 import { checkVolumeNodeAffinity, topologyTermsMatch } from '../../../api/node-affinity.ts';
-import { labelSelectorFromObject } from '../../../api/labels.ts';
 import { parseQuantity, quantityValue } from '../../../api/quantity.ts';
 import {
   claimReference,
@@ -14,7 +13,7 @@ import {
   isVolumeBoundToClaim,
 } from '../../../api/volume-matching.ts';
 import { AnnBoundByController, AnnSelectedNode, NotSupportedProvisioner } from '../../../api/well-known.ts';
-import { notFoundMessage, type ClusterObjects } from '../../cluster-objects.ts';
+import { nodeHasAccess, notFoundMessage, type ClusterObjects } from '../../cluster-objects.ts';
 
 // ConflictReasons, in the order FindPodVolumes reports them.
 export const ErrReasonBindConflict = "node(s) didn't find available persistent volumes to bind";
@@ -30,8 +29,6 @@ export interface PodVolumeClaims {
   boundClaims: PersistentVolumeClaim[];
   unboundClaimsDelayBinding: PersistentVolumeClaim[];
   unboundClaimsImmediate: PersistentVolumeClaim[];
-  /** The PVs (latest, possibly assumed) of each storage class of the delayed claims. */
-  unboundVolumesDelayBinding: Map<string, PersistentVolume[]>;
 }
 
 export interface BindingInfo {
@@ -66,6 +63,24 @@ export interface VolumeBinderOptions {
 }
 
 export const pvcKey = (pvc: PersistentVolumeClaim): string => `${pvc.metadata.namespace ?? ''}/${pvc.metadata.name ?? ''}`;
+const pvcKeyParts = (pvc: PersistentVolumeClaim): [string, string] => [pvc.metadata.namespace ?? '', pvc.metadata.name ?? ''];
+
+/** An informer object whose change may finish a PreBind wait. */
+export type ChangedObject =
+  | { kind: 'PersistentVolume'; obj: PersistentVolume }
+  | { kind: 'PersistentVolumeClaim'; obj: PersistentVolumeClaim }
+  | { kind: 'Pod'; obj: Pod };
+
+const changeKey = (kind: ChangedObject['kind'], namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
+
+/** The wait keys a change concerns; a PV's change also concerns the claim it is bound to (a provisioned PV appears). */
+function changeKeys(changed: ChangedObject): string[] {
+  const { metadata } = changed.obj;
+  const keys = [changeKey(changed.kind, metadata.namespace ?? '', metadata.name ?? '')];
+  const ref = changed.kind === 'PersistentVolume' ? changed.obj.spec.claimRef : undefined;
+  if (ref) keys.push(changeKey('PersistentVolumeClaim', ref.namespace ?? '', ref.name ?? ''));
+  return keys;
+}
 
 function resourceVersion(obj: { metadata: { resourceVersion?: string } }): bigint {
   const rv = obj.metadata.resourceVersion ?? '';
@@ -95,15 +110,7 @@ export function capacitySufficient(capacity: CSIStorageCapacity, sizeInBytes: bi
   return limit !== undefined && quantityValue(parseQuantity(limit)) >= sizeInBytes;
 }
 
-/** nodeHasAccess: the capacity's nodeTopology selects the node; no topology means unavailable. */
-export function nodeHasAccess(node: Node, capacity: CSIStorageCapacity): boolean {
-  if (!capacity.nodeTopology) return false;
-  try {
-    return labelSelectorFromObject(capacity.nodeTopology).matches(node.metadata.labels);
-  } catch {
-    return false;
-  }
-}
+export { nodeHasAccess };
 
 export class VolumeBinder {
   private readonly objects: ClusterObjects;
@@ -111,7 +118,9 @@ export class VolumeBinder {
   readonly bindTimeoutMs: number;
   readonly pollIntervalMs: number;
   private readonly onStaleSelectedNode?: (pvc: PersistentVolumeClaim) => void;
-  private readonly changeWaiters = new Set<() => void>();
+  /** PreBind waits by the objects whose change may finish them (see changeKeys), and all of them. */
+  private readonly changeWaiters = new Map<string, Set<() => void>>();
+  private readonly allWaiters = new Set<() => void>();
 
   constructor(objects: ClusterObjects, api: VolumeBindingApi, options: VolumeBinderOptions = {}) {
     this.objects = objects;
@@ -121,10 +130,16 @@ export class VolumeBinder {
     this.onStaleSelectedNode = options.onStaleSelectedNode;
   }
 
-  /** Wakes PreBind waits early after a PV, PVC or pod change (they also re-check every pollIntervalMs). */
-  notifyChange(): void {
-    for (const wake of this.changeWaiters) wake();
-    this.changeWaiters.clear();
+  /**
+   * Wakes the PreBind waits that a change of this PV, PVC or pod may finish, or all of them without an object (they
+   * also re-check every pollIntervalMs). Only the concerned ones: thousands of pods may be waiting.
+   */
+  notifyChange(obj?: ChangedObject): void {
+    if (!obj) {
+      for (const wake of [...this.allWaiters]) wake();
+      return;
+    }
+    for (const key of changeKeys(obj)) for (const wake of [...(this.changeWaiters.get(key) ?? [])]) wake();
   }
 
   /** IsDelayBindingMode: a claim whose class is WaitForFirstConsumer; no class or a missing class is Immediate. */
@@ -141,7 +156,6 @@ export class VolumeBinder {
       boundClaims: [],
       unboundClaimsDelayBinding: [],
       unboundClaimsImmediate: [],
-      unboundVolumesDelayBinding: new Map(),
     };
     const namespace = pod.metadata.namespace ?? '';
     for (const v of pod.spec.volumes ?? []) {
@@ -161,10 +175,6 @@ export class VolumeBinder {
         // Pre-bound claims count as immediate: the PV controller binds them.
         result.unboundClaimsImmediate.push(pvc);
       }
-    }
-    for (const pvc of result.unboundClaimsDelayBinding) {
-      const className = claimStorageClassName(pvc);
-      result.unboundVolumesDelayBinding.set(className, this.objects.pvCache.list(className));
     }
     return result;
   }
@@ -220,7 +230,7 @@ export class VolumeBinder {
         }
       }
       if (claimsToFindMatching.length > 0) {
-        const matching = this.findMatchingVolumes(claimsToFindMatching, claims.unboundVolumesDelayBinding, node);
+        const matching = this.findMatchingVolumes(claimsToFindMatching, node);
         unboundVolumesSatisfied = matching.foundMatches;
         staticBindings = matching.bindings;
         claimsToProvision = [...claimsToProvision, ...matching.unboundClaims];
@@ -245,10 +255,9 @@ export class VolumeBinder {
     return [true, true];
   }
 
-  /** findMatchingVolumes: smallest claims first, each PV chosen at most once. */
+  /** findMatchingVolumes: smallest claims first, each PV chosen at most once, among the PVs that may fit the node. */
   private findMatchingVolumes(
     claimsToBind: PersistentVolumeClaim[],
-    volumesByClass: Map<string, PersistentVolume[]>,
     node: Node,
   ): { foundMatches: boolean; bindings: BindingInfo[]; unboundClaims: PersistentVolumeClaim[] } {
     const sorted = [...claimsToBind].sort((a, b) => {
@@ -260,8 +269,7 @@ export class VolumeBinder {
     const unboundClaims: PersistentVolumeClaim[] = [];
     let foundMatches = true;
     for (const pvc of sorted) {
-      const pvs = volumesByClass.get(claimStorageClassName(pvc)) ?? [];
-      const pv = findMatchingVolume(pvc, pvs, node, chosen, true);
+      const pv = findMatchingVolume(pvc, this.objects.candidatePVs(claimStorageClassName(pvc), node), node, chosen, true);
       if (!pv) {
         unboundClaims.push(pvc);
         foundMatches = false;
@@ -313,9 +321,7 @@ export class VolumeBinder {
     if (claim.spec.resources?.requests?.storage === undefined) return { sufficient: true };
     if (this.objects.getCSIDriver(provisioner)?.spec.storageCapacity !== true) return { sufficient: true };
     const size = claimRequestBytes(claim);
-    const capacity = this.objects
-      .listCSIStorageCapacities()
-      .find((c) => c.storageClassName === sc.metadata.name && capacitySufficient(c, size) && nodeHasAccess(node, c));
+    const capacity = this.objects.accessibleCapacities(sc.metadata.name ?? '', node).find((c) => capacitySufficient(c, size));
     return capacity ? { sufficient: true, capacity } : { sufficient: false };
   }
 
@@ -365,9 +371,14 @@ export class VolumeBinder {
   /** BindPodVolumes: PUT the PVs, then the PVCs, then wait until everything is bound. */
   async bindPodVolumes(pod: Pod, nodeName: string, podVolumes: PodVolumes, signal: AbortSignal): Promise<void> {
     await this.bindAPIUpdate(podVolumes);
+    const waitKeys = [
+      changeKey('Pod', pod.metadata.namespace ?? '', pod.metadata.name ?? ''),
+      ...podVolumes.staticBindings.flatMap((b) => [changeKey('PersistentVolume', '', b.pv.metadata.name ?? ''), changeKey('PersistentVolumeClaim', ...pvcKeyParts(b.pvc))]),
+      ...podVolumes.dynamicProvisions.map((p) => changeKey('PersistentVolumeClaim', ...pvcKeyParts(p.pvc))),
+    ];
     const deadline = Date.now() + this.bindTimeoutMs;
     for (;;) {
-      await this.waitForChange(Math.min(this.pollIntervalMs, Math.max(0, deadline - Date.now())), signal);
+      await this.waitForChange(Math.min(this.pollIntervalMs, Math.max(0, deadline - Date.now())), signal, waitKeys);
       if (signal.aborted) throw new VolumeBindingError('binding volumes: context canceled');
       let done: boolean;
       try {
@@ -380,16 +391,26 @@ export class VolumeBinder {
     }
   }
 
-  private waitForChange(ms: number, signal: AbortSignal): Promise<void> {
+  private waitForChange(ms: number, signal: AbortSignal, keys: string[]): Promise<void> {
     return new Promise((resolve) => {
       const finish = () => {
         clearTimeout(timer);
-        this.changeWaiters.delete(finish);
+        this.allWaiters.delete(finish);
+        for (const key of keys) {
+          const waiters = this.changeWaiters.get(key);
+          waiters?.delete(finish);
+          if (waiters?.size === 0) this.changeWaiters.delete(key);
+        }
         signal.removeEventListener('abort', finish);
         resolve();
       };
       const timer = setTimeout(finish, ms);
-      this.changeWaiters.add(finish);
+      this.allWaiters.add(finish);
+      for (const key of keys) {
+        let waiters = this.changeWaiters.get(key);
+        if (!waiters) this.changeWaiters.set(key, (waiters = new Set()));
+        waiters.add(finish);
+      }
       signal.addEventListener('abort', finish, { once: true });
     });
   }

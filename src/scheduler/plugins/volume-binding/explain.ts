@@ -104,7 +104,7 @@ export function explainVolumeBinding(
     if (selectedNode !== undefined) {
       entry.selectedNode = selectedNode;
     } else {
-      const candidates = explainVolumeCandidates(pvc, claims.unboundVolumesDelayBinding.get(className) ?? [], node)
+      const candidates = explainVolumeCandidates(pvc, objects.listPVs(className), node)
         // Volumes bound to other claims are noise; those pre-bound to this claim are the point.
         .filter((c) => c.preBound || !c.rejections.some((r) => r.reason === 'BoundToOtherClaim'));
       entry.candidates = candidates.slice(0, maxCandidates);
