@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { PersistentVolume, PersistentVolumeClaim } from '../../src/api/types.ts';
 import { KubeClient, Resources } from '../../src/client/index.ts';
 import { eventually, startApiServerProcess, startStrata, tempDir } from '../../test/helpers/processes.ts';
-import { fmt, machineLine, percentile } from '../lib/machine.ts';
+import { fmt, machineLine, percentile, inParallel } from '../lib/machine.ts';
 
 const count = Number(process.argv[2] ?? 1000);
 const concurrency = 32;
@@ -28,12 +28,6 @@ spec:
     - {name: n2, zone: zone-b}
 `;
 
-async function inParallel(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < n; i = next++) await fn(i);
-  }));
-}
 
 /** Creates `count` claims and measures, from just before each create, how long until the watch sees it Bound. */
 async function measureClaims(client: KubeClient, namespace: string, claim: (name: string) => PersistentVolumeClaim): Promise<string> {
@@ -57,7 +51,7 @@ async function measureClaims(client: KubeClient, namespace: string, claim: (name
     if (type === 'ADDED' && ref?.namespace === namespace && ref.name && !volumeAt.has(ref.name)) volumeAt.set(ref.name, performance.now());
   }, () => undefined);
   const t0 = performance.now();
-  await inParallel(count, async (i) => {
+  await inParallel(count, concurrency, async (i) => {
     const name = `claim-${i}`;
     createdAt.set(name, performance.now());
     await pvcs.create(claim(name));
@@ -117,7 +111,7 @@ async function main(): Promise<void> {
 
     // Static: the PVs exist and are Available before the claims come.
     const pvs = client.resource(Resources.pv);
-    await inParallel(count, (i) => pvs.create({
+    await inParallel(count, concurrency, (i) => pvs.create({
       apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `static-${i}` },
       spec: { storageClassName: 'bench-static', capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/static-${i}` } },
     } as PersistentVolume));

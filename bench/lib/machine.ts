@@ -15,3 +15,11 @@ export function percentile(sorted: number[], p: number): number {
 export function fmt(n: number, digits = 1): string {
   return n.toFixed(digits);
 }
+
+/** Runs fn(0..n-1) with at most `concurrency` calls in flight. */
+export async function inParallel(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
+    for (let i = next++; i < n; i = next++) await fn(i);
+  }));
+}

@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { PersistentVolumeClaim, VolumeSnapshot, VolumeSnapshotContent } from '../../src/api/types.ts';
 import { KubeClient, Resources } from '../../src/client/index.ts';
 import { eventually, startStrata, tempDir } from '../../test/helpers/processes.ts';
-import { fmt, machineLine, percentile } from '../lib/machine.ts';
+import { fmt, machineLine, percentile, inParallel } from '../lib/machine.ts';
 
 const pvcCount = Number(process.argv[2] ?? 100);
 const perPvc = Number(process.argv[3] ?? 10);
@@ -34,12 +34,6 @@ spec:
     - {name: b1, zone: zone-b}
 `;
 
-async function inParallel(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
-    for (let i = next++; i < n; i = next++) await fn(i);
-  }));
-}
 
 const seconds = (ms: number) => `${fmt(ms / 1000, 2)} s`;
 
@@ -67,7 +61,7 @@ async function main(): Promise<void> {
       apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: 'bench-snap' }, driver: 'csi.strata.io', deletionPolicy: 'Delete',
     });
     const pvcs = c.resource(Resources.pvc);
-    await inParallel(pvcCount, (i) => pvcs.create({
+    await inParallel(pvcCount, concurrency, (i) => pvcs.create({
       apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `source-${i}`, namespace },
       spec: { storageClassName: 'bench-zonal', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
     } as PersistentVolumeClaim));
@@ -107,7 +101,7 @@ async function main(): Promise<void> {
     }, () => undefined);
 
     const t0 = performance.now();
-    await inParallel(total, async (i) => {
+    await inParallel(total, concurrency, async (i) => {
       const name = `snap-${Math.floor(i / perPvc)}-${i % perPvc}`;
       createdAt.set(name, performance.now());
       await snapshots.create({
@@ -134,7 +128,7 @@ async function main(): Promise<void> {
     // ---- delete
     const names = [...createdAt.keys()];
     const d0 = performance.now();
-    await inParallel(total, (i) => snapshots.delete(names[i]!, namespace));
+    await inParallel(total, concurrency, (i) => snapshots.delete(names[i]!, namespace));
     const deletesDone = performance.now();
     const deleteTimeout = setTimeout(allGone, 300_000);
     await deleted;
