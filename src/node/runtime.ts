@@ -202,6 +202,14 @@ export async function startContainerProcess(spec: ProcessSpec): Promise<Containe
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('exit', (code, signal) => {
       const finishedAt = new Date();
+      // When a container's main process ends, the container ends: whatever it forked goes too, as tearing down a
+      // container's PID namespace kills every process in it (a shell that dies on SIGTERM would otherwise orphan
+      // its `sleep`).
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // no process left in the group
+      }
       // A background child of the container may hold the pipes open; do not wait for it past a moment.
       const streamsDone = Promise.all([
         new Promise((r) => child.stdout.once('close', r)),
