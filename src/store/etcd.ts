@@ -1,6 +1,7 @@
 import { Etcd3, type ICompare, type IKeyValue, type IRequestOp, type IWatchResponse, type Watcher } from 'etcd3';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError, StoreError } from './errors.ts';
 import { RevisionedStore } from './revisioned-store.ts';
+import { EventHistory } from './event-history.ts';
 import type { KeyValue, ListResult, Watch, WatchEvent, WatchOptions } from './types.ts';
 
 export interface EtcdStoreOptions {
@@ -65,7 +66,7 @@ export class EtcdStore extends RevisionedStore {
   readonly #root: Buffer;
   #watcher: Watcher | undefined;
   /** Events after the revision the store opened at (or the compacted one), in revision order. */
-  #history: WatchEvent[] = [];
+  readonly #history = new EventHistory();
   /** Tail of the write chain; never rejects. */
   #writes: Promise<unknown> = Promise.resolve();
   /** Revision of the last write this store made (for close to wait for its event). */
@@ -207,16 +208,11 @@ export class EtcdStore extends RevisionedStore {
   }
 
   protected historySince(prefix: string, afterRevision: number): WatchEvent[] {
-    const events: WatchEvent[] = [];
-    for (let i = this.#firstAfter(afterRevision); i < this.#history.length; i++) {
-      const event = this.#history[i]!;
-      if (event.kv.key.startsWith(prefix)) events.push(event);
-    }
-    return events;
+    return this.#history.since(prefix, afterRevision);
   }
 
   protected dropHistory(revision: number): void {
-    this.#history = this.#history.slice(this.#firstAfter(revision));
+    this.#history.dropThrough(revision);
     // etcd keeps the state at the compaction revision; another API server may already have compacted further.
     const compaction = this.#client.kv
       .compact({ revision: toEtcdRevision(revision) })
@@ -240,17 +236,6 @@ export class EtcdStore extends RevisionedStore {
     return toStoreRevision(header.revision);
   }
 
-  /** Index of the first history event with revision > revision. */
-  #firstAfter(revision: number): number {
-    let low = 0;
-    let high = this.#history.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.#history[middle]!.revision <= revision) low = middle + 1;
-      else high = middle;
-    }
-    return low;
-  }
 
   /** update/delete: the key must exist and, when expectedModRevision is given, have that modRevision. */
   #conditionalWrite(key: string, expectedModRevision: number | undefined, operation: IRequestOp): Promise<number> {
@@ -291,7 +276,7 @@ export class EtcdStore extends RevisionedStore {
     try {
       for (const { type, kv, prev_kv } of response.events) {
         const event = this.#watchEvent(type, kv, prev_kv);
-        this.#history.push(event);
+        this.#history.append(event);
         this.committed(event);
       }
     } catch (err) {

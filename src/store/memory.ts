@@ -1,5 +1,6 @@
 import { KeyExistsError } from './errors.ts';
 import { RevisionedStore } from './revisioned-store.ts';
+import { EventHistory } from './event-history.ts';
 import type { KeyValue, ListResult, WatchEvent } from './types.ts';
 
 export interface MemoryStoreOptions {
@@ -30,7 +31,7 @@ export class MemoryStore extends RevisionedStore {
   /** The keys of #values in key order, so a list is a range scan rather than a filter and a sort. */
   readonly #keys: string[] = [];
   /** Events after the compacted revision, in revision order. */
-  #history: WatchEvent[] = [];
+  readonly #history = new EventHistory();
 
   constructor(options: MemoryStoreOptions = {}) {
     super(options.historyLimit);
@@ -73,22 +74,17 @@ export class MemoryStore extends RevisionedStore {
   }
 
   protected historySince(prefix: string, afterRevision: number): WatchEvent[] {
-    const events: WatchEvent[] = [];
-    for (let i = this.#firstAfter(afterRevision); i < this.#history.length; i++) {
-      const event = this.#history[i]!;
-      if (event.kv.key.startsWith(prefix)) events.push(event);
-    }
-    return events;
+    return this.#history.since(prefix, afterRevision);
   }
 
   protected dropHistory(revision: number): void {
-    this.#history = this.#history.slice(this.#firstAfter(revision));
+    this.#history.dropThrough(revision);
   }
 
   protected closeBackend(): void {}
 
   #record(event: WatchEvent): number {
-    this.#history.push(Object.freeze(event));
+    this.#history.append(Object.freeze(event));
     this.committed(event);
     return event.revision;
   }
@@ -105,15 +101,4 @@ export class MemoryStore extends RevisionedStore {
     return low;
   }
 
-  /** Index of the first history event with revision > revision. */
-  #firstAfter(revision: number): number {
-    let low = 0;
-    let high = this.#history.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.#history[middle]!.revision <= revision) low = middle + 1;
-      else high = middle;
-    }
-    return low;
-  }
 }
