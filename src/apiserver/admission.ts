@@ -1,6 +1,7 @@
 // Admission, as kube-apiserver's default plugins that matter for storage and scheduling:
 // NamespaceLifecycle, DefaultStorageClass, StorageObjectInUseProtection, DefaultTolerationSeconds.
-import type { KubeObject, PersistentVolumeClaim, Pod, StorageClass } from '../api/types.ts';
+import type { KubeObject, PersistentVolumeClaim, StorageClass } from '../api/types.ts';
+import { defaultTolerationSeconds } from '../api/validation/index.ts';
 import { ApiError } from './errors.ts';
 import type { ResourceDef } from './resources.ts';
 import { findResource, objectKey } from './resources.ts';
@@ -56,7 +57,7 @@ export class Admission {
         addFinalizer(obj, PV_PROTECTION_FINALIZER);
         break;
       case 'Pod':
-        defaultTolerationSeconds(obj as Pod);
+        defaultTolerationSeconds(obj);
         break;
     }
   }
@@ -90,13 +91,4 @@ export class Admission {
 function addFinalizer(obj: KubeObject, f: string): void {
   const list = (obj.metadata.finalizers ??= []);
   if (!list.includes(f)) list.push(f);
-}
-
-/** DefaultTolerationSeconds: tolerate not-ready and unreachable NoExecute taints for 300 s unless the pod says. */
-function defaultTolerationSeconds(pod: Pod): void {
-  const tolerations = (pod.spec.tolerations ??= []);
-  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
-    const has = tolerations.some((t) => (t.key === key || (t.operator === 'Exists' && !t.key)) && (!t.effect || t.effect === 'NoExecute'));
-    if (!has) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
-  }
 }

@@ -2,7 +2,7 @@
 // needs, all derived from the resource table.
 import { createHash } from 'node:crypto';
 import type { GroupVersion, ResourceDef } from './resources.ts';
-import { RESOURCES, apiVersionOf, groupVersions } from './resources.ts';
+import { groupVersions } from './resources.ts';
 
 export const VERSION_INFO = {
   major: '1',
@@ -145,5 +145,3 @@ export function openapiGroupVersion(path: string): string | undefined {
   return openapiDocs.get(path)?.json;
 }
 
-export const ALL_RESOURCES = RESOURCES;
-export { apiVersionOf };

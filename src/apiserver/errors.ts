@@ -51,20 +51,25 @@ export function badRequest(message: string): ApiError {
   return new ApiError(400, 'BadRequest', message);
 }
 
-export function forbidden(r: ResourceDef, name: string, why: string): ApiError {
-  return new ApiError(403, 'Forbidden', `${qualifiedResource(r)} "${name}" is forbidden: ${why}`, { name, ...gk(r) });
-}
-
 export function methodNotAllowed(verb: string, r: ResourceDef): ApiError {
   return new ApiError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualifiedResource(r)}"`, gk(r));
 }
 
-export function unsupportedMediaType(contentType: string): ApiError {
-  return new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${contentType ? '' : ''}`);
-}
-
 export function expired(message: string): ApiError {
   return new ApiError(410, 'Expired', message);
+}
+
+/** 504 for a read at a resourceVersion the cache has not reached in time, as upstream's watch cache answers. */
+export function tooLargeResourceVersion(want: number, current: number): ApiError {
+  return new ApiError(504, 'Timeout', `Too large resource version: ${want}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });
+}
+
+/** A patch failure as a Status: the patch module chose the code and upstream's reason. */
+export function fromPatchError(e: { code: number; reason: string; message: string }): ApiError {
+  return new ApiError(e.code, (e.reason || '') as StatusReason | '', e.message);
 }
 
 export function internalError(err: unknown): ApiError {

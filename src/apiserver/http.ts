@@ -11,13 +11,15 @@ import type { KubeObject } from '../api/types.ts';
 import {
   VERSION_INFO, aggregatedDiscovery, apiGroupDoc, apiGroupList, apiResourceList, legacyAPIVersions, openapiGroupVersion, openapiIndex,
 } from './discovery.ts';
-import { ApiError, badRequest, expired, internalError, methodNotAllowed, statusSuccess } from './errors.ts';
+import {
+  ApiError, badRequest, expired, fromPatchError, internalError, methodNotAllowed, statusSuccess, tooLargeResourceVersion,
+} from './errors.ts';
 import type { ApiMetrics } from './metrics.ts';
-import { patchTypeFromContentType } from './patch/index.ts';
+import { patchTypeFromContentType, unsupportedPatchMediaType } from './patch/index.ts';
 import { PROTOBUF_CONTENT_TYPE, ProtobufDecodeError, decodeKubeProtobuf } from './protobuf.ts';
 import { tableColumns, tableRow } from './printers.ts';
 import type { ResourceDef } from './resources.ts';
-import { apiVersionOf, findResource, keyPrefix } from './resources.ts';
+import { apiVersionOf, findResource, gvkOf, keyPrefix } from './resources.ts';
 import type { FieldValidation, Rest, WriteOptions } from './rest.ts';
 import type { CacheEvent, CachedObject, WatchCache } from './watch-cache.ts';
 import { TooOldResourceVersionError } from './watch-cache.ts';
@@ -354,7 +356,7 @@ async function dispatch(ctx: HttpContext, req: IncomingMessage, res: ServerRespo
       const ct = String(req.headers['content-type'] ?? '');
       const type = patchTypeFromContentType(ct);
       if (!type) {
-        throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${r.custom ? '' : ', application/strategic-merge-patch+json'}`);
+        throw fromPatchError(unsupportedPatchMediaType(gvkOf(r)));
       }
       const patch = decodeBody(await readBody(req), type === 'apply' ? 'yaml' : 'json');
       const opts = writeOptions(req, q);
@@ -400,7 +402,7 @@ async function consistentRead(ctx: HttpContext): Promise<void> {
   if (!ctx.consistentRevision) return;
   const want = await ctx.consistentRevision();
   if (!(await ctx.cache.waitForRevision(want, 3000))) {
-    throw new ApiError(504, 'Timeout', `Too large resource version: ${want}, current: ${ctx.cache.resourceVersion}`, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
+    throw tooLargeResourceVersion(want, ctx.cache.resourceVersion);
   }
 }
 
@@ -411,7 +413,7 @@ async function list(ctx: HttpContext, req: IncomingMessage, res: ServerResponse,
     const want = Number(rvParam);
     if (!Number.isInteger(want) || want < 0) throw badRequest(`invalid resource version "${rvParam}"`);
     if (!(await ctx.cache.waitForRevision(want, 3000))) {
-      throw new ApiError(504, 'Timeout', `Too large resource version: ${want}, current: ${ctx.cache.resourceVersion}`, { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }], retryAfterSeconds: 1 });
+      throw tooLargeResourceVersion(want, ctx.cache.resourceVersion);
     }
   }
   if (!rvParam) await consistentRead(ctx);

@@ -8,9 +8,11 @@ import type { FieldError } from '../api/field-errors.ts';
 import type { Store } from '../store/types.ts';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../store/errors.ts';
 import type { Admission } from './admission.ts';
-import { ApiError, OBJECT_MODIFIED, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.ts';
+import { ApiError, OBJECT_MODIFIED, alreadyExists, badRequest, conflict, fromPatchError, invalid, notFound } from './errors.ts';
 import { ApplyConflictError, PatchError } from './patch/errors.ts';
-import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, recordUpdate, serverSideApply, supportsStrategicMerge } from './patch/index.ts';
+import {
+  applyJsonPatch, applyMergePatch, applyStrategicMergePatch, recordUpdate, serverSideApply, supportsStrategicMerge, unsupportedPatchMediaType,
+} from './patch/index.ts';
 import type { PatchType } from './patch/index.ts';
 import type { ResourceDef } from './resources.ts';
 import { apiVersionOf, findResource, gvkOf, objectKey } from './resources.ts';
@@ -161,7 +163,7 @@ export class Rest {
     this.admission.checkNamespace(r, m.namespace, m.name ?? '', 'create');
     const now = nowRFC3339();
     applyDefaults(gvkOf(r), obj);
-    prepareForCreate(r, obj, now);
+    prepareForCreate(r, obj);
     this.admission.mutateCreate(r, obj);
     const errs = validateCreate(gvkOf(r), obj);
     if (errs.length) throw fieldErrorsToInvalid(r, m.name ?? '', errs);
@@ -270,7 +272,7 @@ export class Rest {
     subresource?: 'status',
   ) {
     if (type === 'strategic' && !supportsStrategicMerge(gvkOf(r))) {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`);
+      throw fromPatchError(unsupportedPatchMediaType(gvkOf(r)));
     }
     if (type === 'apply') {
       const applied = patch as KubeObject;
@@ -314,7 +316,7 @@ export class Rest {
         return { next, subresource, pinnedRV };
       } catch (e) {
         if (e instanceof ApplyConflictError) throw new ApiError(409, 'Conflict', e.message, { causes: e.conflicts.map((c) => ({ reason: 'FieldManagerConflict', message: `conflict with "${c.manager}"`, field: c.field })) });
-        if (e instanceof PatchError) throw new ApiError(e.code, e.code === 422 ? 'Invalid' : 'BadRequest', e.message);
+        if (e instanceof PatchError) throw fromPatchError(e);
         throw e;
       }
     });

@@ -3,7 +3,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { cloneJSON } from '../api/json.ts';
 import type { KubeObject, Pod } from '../api/types.ts';
+import { prepareForCreate as prepareKindForCreate } from '../api/validation/index.ts';
 import type { ResourceDef } from './resources.ts';
+import { gvkOf } from './resources.ts';
 
 export const clone = cloneJSON;
 
@@ -16,48 +18,17 @@ function hasStatus(r: ResourceDef): boolean {
   return r.subresources.includes('status');
 }
 
-/** Pod QoS class as the kubelet and apiserver compute it (pkg/apis/core/helper/qos). */
-export function podQOSClass(pod: Pod): 'Guaranteed' | 'Burstable' | 'BestEffort' {
-  const containers = [...(pod.spec.containers ?? []), ...(pod.spec.initContainers ?? [])];
-  let any = false;
-  let guaranteed = true;
-  for (const c of containers) {
-    const req = c.resources?.requests ?? {};
-    const lim = c.resources?.limits ?? {};
-    for (const name of ['cpu', 'memory']) {
-      const l = lim[name];
-      const q = req[name] ?? l;
-      if (q !== undefined || l !== undefined) any = true;
-      if (l === undefined || q === undefined || String(q) !== String(l)) guaranteed = false;
-    }
-  }
-  if (!any) return 'BestEffort';
-  return guaranteed ? 'Guaranteed' : 'Burstable';
-}
-
-export function prepareForCreate(r: ResourceDef, obj: KubeObject, now: string): void {
+/**
+ * Upstream's PrepareForCreate: system fields reset here; each kind's status reset and initial state (Pod Pending
+ * with its QoS class, PV/PVC Pending, Namespace Active with the `kubernetes` finalizer, status dropped for the
+ * kinds with a status subresource) live with the kind in api/validation.
+ */
+export function prepareForCreate(r: ResourceDef, obj: KubeObject): void {
   const m = obj.metadata;
   m.generation = 1;
   delete m.deletionTimestamp;
   delete m.deletionGracePeriodSeconds;
-  if (r.resetStatusOnCreate) delete obj.status;
-  switch (r.kind) {
-    case 'Pod':
-      obj.status = { phase: 'Pending', qosClass: podQOSClass(obj as Pod) };
-      break;
-    case 'PersistentVolume':
-      obj.status = { phase: 'Pending', lastPhaseTransitionTime: now };
-      break;
-    case 'PersistentVolumeClaim':
-      obj.status = { phase: 'Pending' };
-      break;
-    case 'Namespace': {
-      const spec = ((obj.spec as { finalizers?: string[] } | undefined) ??= {});
-      spec.finalizers ??= ['kubernetes'];
-      obj.status = { phase: 'Active' };
-      break;
-    }
-  }
+  prepareKindForCreate(gvkOf(r), obj);
 }
 
 /** A write to the object itself: status changes are ignored for kinds with a status subresource. */
