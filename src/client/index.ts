@@ -22,6 +22,7 @@ export type { EventRecorderOptions, EventType } from './events.ts';
 export { runLeaderElection } from './leader-election.ts';
 export type { LeaderElectionOptions } from './leader-election.ts';
 export { Controller } from './controller.ts';
+export { LatestObjects } from './latest-objects.ts';
 export type { ControllerOptions } from './controller.ts';
 export { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 export type { KubeconfigOptions } from './kubeconfig.ts';

@@ -18,7 +18,7 @@ import { defaultControllerRateLimiter, sidecarRateLimiter } from '../../client/r
 import { Resources } from '../../client/resources.ts';
 import type { KubeClient } from '../../client/rest.ts';
 import { RateLimitingQueue, runWorkers } from '../../client/workqueue.ts';
-import { LatestObjects } from '../snapshot/controller.ts';
+import { LatestObjects } from '../../client/latest-objects.ts';
 import { syncStorageCapacity } from './capacity.ts';
 import { ProvisioningError } from './errors.ts';
 import { CsiProvisioner } from './provisioner-logic.ts';

@@ -2,6 +2,7 @@
 // informers for snapshots, contents, classes, PVCs and PVs → two keyed work queues with per-item exponential backoff
 // (1 s … 5 min) → workers running the sync logic of snapshot-logic.ts. No client-side throttling; the objects the
 // controller writes are remembered until its informers catch up, so a sync never acts on its own stale state.
+import { LatestObjects } from '../../client/latest-objects.ts';
 import type { Registry } from 'prom-client';
 import type { KubeObject, PersistentVolume, PersistentVolumeClaim, VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent } from '../../api/types.ts';
 import { objectKey, splitKey } from '../../client/cache.ts';
@@ -49,51 +50,6 @@ function compileOptions(o: SnapshotControllerOptions) {
     preventVolumeModeConversion: o.preventVolumeModeConversion ?? true,
     logger: o.logger ?? defaultLogger,
   };
-}
-
-function resourceVersionOf(obj: KubeObject): bigint | undefined {
-  try {
-    return BigInt(obj.metadata.resourceVersion ?? '');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The newest known version of objects the controller wrote itself (upstream's storeObjectUpdate): a lister answers
- * with whichever of cache and written copy has the higher resourceVersion, and forgets the copy once the cache has
- * caught up.
- */
-export class LatestObjects<T extends KubeObject> {
-  private readonly written = new Map<string, T>();
-  private readonly informer: Informer<T>;
-
-  constructor(informer: Informer<T>) {
-    this.informer = informer;
-    informer.onDelete((obj) => this.written.delete(objectKey(obj)));
-  }
-
-  remember(obj: T): T {
-    this.written.set(objectKey(obj), obj);
-    return obj;
-  }
-
-  newest(cached: T): T {
-    return this.get(objectKey(cached)) ?? cached;
-  }
-
-  get(key: string): T | undefined {
-    const cached = this.informer.get(key);
-    const mine = this.written.get(key);
-    if (!mine) return cached;
-    if (!cached) return mine;
-    const [a, b] = [resourceVersionOf(cached), resourceVersionOf(mine)];
-    if (a === undefined || b === undefined || a >= b) {
-      this.written.delete(key);
-      return cached;
-    }
-    return mine;
-  }
 }
 
 function nsKey(namespace: string, name: string): string {
@@ -229,3 +185,4 @@ export class SnapshotController {
     }
   }
 }
+

@@ -15,7 +15,7 @@ import type { KubeClient, ResourceType } from '../../client/rest.ts';
 import { RateLimitingQueue } from '../../client/workqueue.ts';
 import type { CsiClient } from '../../csi/grpc.ts';
 import type { Snapshot } from '../../csi/types.ts';
-import { LatestObjects } from '../snapshot/controller.ts';
+import { LatestObjects } from '../../client/latest-objects.ts';
 import { shouldEnqueueContentChange } from '../snapshot/utils.ts';
 import type { CsiSnapshot, CsiSnapshotClient, SnapshotterApi } from './snapshotter-logic.ts';
 import { SnapshotterSyncLogic } from './snapshotter-logic.ts';
