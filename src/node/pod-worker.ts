@@ -152,12 +152,18 @@ export class PodWorker {
     this.wake();
   }
 
-  /** Agent shutdown: kill the containers, leave the volumes and the pod as they are. */
+  /**
+   * Agent shutdown: kill the containers and unpublish the volumes, leaving the pod object as it is. Strata's nodes
+   * share one machine, so a stopped Strata must not leave bind mounts behind in its data dir; a restarted agent
+   * publishes them again (idempotently) before it restarts the containers.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake();
     await this.done;
     await this.killContainers(0, false);
+    await this.tearDownVolumes().catch((err: unknown) =>
+      this.o.logger.error({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, err }, 'unpublishing volumes at shutdown failed'));
   }
 
   private wake(): void {
