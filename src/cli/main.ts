@@ -167,9 +167,10 @@ export function buildProgram(): Command {
       if (o.storage !== 'sqlite' && o.storage !== 'memory' && o.storage !== 'etcd') throw new InvalidArgumentError(`--storage must be sqlite, memory or etcd, not ${o.storage}`);
       if (o.storage === 'etcd' && !o.etcdEndpoints?.length) throw new InvalidArgumentError('--storage etcd needs --etcd-endpoints');
       const server = await startApiServer({ dataDir: o.dataDir, port: o.port, host: o.host, storage: o.storage, etcdEndpoints: o.etcdEndpoints, watchCacheCapacity: o.watchCacheSize });
+      // Handlers first: whoever reads the ready line may signal at once.
+      untilSignal(() => server.close());
       process.stdout.write(`Strata API server is ready at ${server.url}\n`);
       process.stdout.write(`kubeconfig: ${server.kubeconfigPath}\n`);
-      untilSignal(() => server.close());
     });
 
   program.addCommand(upCommand());

@@ -124,29 +124,32 @@ export async function streamLogs(source: LogSource, options: LogOptions, res: Se
   let offset = Buffer.byteLength(complete);
   let carry = '';
   if (!write(renderEntries(selectEntries(parseCriLog(complete), options), options)) || !options.follow) return;
-  for (;;) {
-    if (closed()) return;
-    const running = source.running();
-    const size = await stat(source.path).then((s) => s.size, () => 0);
-    if (size > offset) {
-      const fh = await open(source.path, 'r');
-      try {
+  // Follow through one open handle: the pod's directory may be removed right after its last line is written, and
+  // an open file outlives its name.
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    for (;;) {
+      if (closed()) return;
+      const running = source.running();
+      fh ??= await open(source.path, 'r').catch(() => undefined);
+      const size = fh ? (await fh.stat()).size : 0;
+      if (fh && size > offset) {
         const buf = Buffer.alloc(size - offset);
         await fh.read(buf, 0, buf.length, offset);
         offset = size;
         carry += buf.toString('utf8');
-      } finally {
-        await fh.close();
+        const nl = carry.lastIndexOf('\n');
+        if (nl >= 0) {
+          if (!write(renderEntries(parseCriLog(carry.slice(0, nl + 1)), options))) return;
+          carry = carry.slice(nl + 1);
+        }
+      } else if (!running) {
+        return;
       }
-      const nl = carry.lastIndexOf('\n');
-      if (nl >= 0) {
-        if (!write(renderEntries(parseCriLog(carry.slice(0, nl + 1)), options))) return;
-        carry = carry.slice(nl + 1);
-      }
-    } else if (!running) {
-      return;
+      await sleep(FollowPollMs);
     }
-    await sleep(FollowPollMs);
+  } finally {
+    await fh?.close();
   }
 }
 
