@@ -25,9 +25,21 @@ export class ApiMetrics {
     return this.registry.contentType;
   }
 
+  // prom-client hashes the label object on every call; the few label combinations are looked up once instead.
+  private readonly series = new Map<string, { total: { inc(): void }; duration: { observe(seconds: number): void } }>();
+
   observe(verb: string, group: string, resource: string, subresource: string, code: number, seconds: number): void {
-    this.total.inc({ verb, group, resource, subresource, code: String(code) });
-    this.duration.observe({ verb, group, resource, subresource }, seconds);
+    const key = `${verb} ${group} ${resource} ${subresource} ${code}`;
+    let series = this.series.get(key);
+    if (!series) {
+      series = {
+        total: this.total.labels({ verb, group, resource, subresource, code: String(code) }),
+        duration: this.duration.labels({ verb, group, resource, subresource }),
+      };
+      this.series.set(key, series);
+    }
+    series.total.inc();
+    series.duration.observe(seconds);
   }
 
   render(): Promise<string> {

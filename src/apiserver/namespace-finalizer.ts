@@ -53,8 +53,9 @@ export class NamespaceFinalizer {
 
   private async sweep(): Promise<void> {
     for (const ns of this.cache.list(namespaces)) {
-      if (!ns.obj.metadata.deletionTimestamp) continue;
-      const name = ns.obj.metadata.name!;
+      const { metadata } = ns.obj;
+      if (!metadata.deletionTimestamp) continue;
+      const name = metadata.name!;
       try {
         await this.finalize(name);
       } catch (e) {
@@ -69,8 +70,9 @@ export class NamespaceFinalizer {
       if (!r.namespaced) continue;
       for (const c of this.cache.list(r, name)) {
         remaining++;
-        if (c.obj.metadata.deletionTimestamp && r.kind !== 'Pod') continue;
-        await this.rest.delete(r, name, c.obj.metadata.name!, { dryRun: false }).catch((e) => {
+        const { metadata } = c.obj;
+        if (metadata.deletionTimestamp && r.kind !== 'Pod') continue;
+        await this.rest.delete(r, name, metadata.name!, { dryRun: false }).catch((e) => {
           if (!(e instanceof ApiError && e.code === 404)) throw e;
         });
       }

@@ -39,8 +39,8 @@ export interface DeleteOptions {
 }
 
 export interface DeleteResult {
-  /** The object as it now is (with deletionTimestamp) when it stays for finalizers or graceful deletion. */
-  remaining?: CachedObject;
+  /** The object as it now is (with deletionTimestamp) when it stays for finalizers or graceful deletion (as it would be, for a dry run). */
+  remaining?: CachedObject | KubeObject;
   /** The last state when it was removed. */
   removed?: KubeObject;
 }
@@ -207,26 +207,28 @@ export class Rest {
     const key = objectKey(r, ns, name);
     for (let attempt = 0; ; attempt++) {
       const cur = this.cache.get(r, key);
-      const { next, subresource, pinnedRV, create } = mutate(cur ? clone(cur.obj) : undefined);
+      // cur.obj decodes a private copy each time: one for mutate to change, one as the unchanged old state.
+      const { next, subresource, pinnedRV, create } = mutate(cur?.obj);
       if (!cur) {
         if (!create) throw notFound(r, name);
         return { result: await this.create(r, ns, next, opts, true), created: true };
       }
       if (pinnedRV !== undefined && pinnedRV !== '' && pinnedRV !== String(cur.rev)) throw conflict(r, name, OBJECT_MODIFIED);
+      const old = cur.obj;
       const now = nowRFC3339();
       let desired: KubeObject;
       if (subresource === 'status') {
-        desired = prepareForStatusUpdate(next, cur.obj);
+        desired = prepareForStatusUpdate(next, old);
       } else {
         desired = next;
-        preserveSystemMetadata(desired, cur.obj);
-        prepareForUpdate(r, desired, cur.obj);
+        preserveSystemMetadata(desired, old);
+        prepareForUpdate(r, desired, old);
       }
-      recordUpdate(cur.obj, desired, { manager: opts.fieldManager, gvk: gvkOf(r), now, subresource });
-      const errs = subresource === 'status' ? validateStatusUpdate(gvkOf(r), desired, cur.obj) : validateUpdate(gvkOf(r), desired, cur.obj);
+      recordUpdate(old, desired, { manager: opts.fieldManager, gvk: gvkOf(r), now, subresource });
+      const errs = subresource === 'status' ? validateStatusUpdate(gvkOf(r), desired, old) : validateUpdate(gvkOf(r), desired, old);
       if (errs.length) throw fieldErrorsToInvalid(r, name, errs);
       desired.metadata.resourceVersion = String(cur.rev);
-      if (semanticallyEqual(desired, cur.obj)) return { result: cur, created: false };
+      if (semanticallyEqual(desired, old)) return { result: cur, created: false };
       if (opts.dryRun) return { result: desired, created: false };
       const finalizersGone = !!desired.metadata.deletionTimestamp && !(desired.metadata.finalizers?.length) &&
         !((desired.spec as { finalizers?: string[] } | undefined)?.finalizers?.length && r.kind === 'Namespace');
@@ -328,14 +330,14 @@ export class Rest {
     for (let attempt = 0; ; attempt++) {
       const cur = this.cache.get(r, key);
       if (!cur) throw notFound(r, name);
+      const obj = cur.obj;
       const pre = opts.preconditions;
-      if (pre?.uid && pre.uid !== cur.obj.metadata.uid) {
-        throw conflict(r, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.obj.metadata.uid}`);
+      if (pre?.uid && pre.uid !== obj.metadata.uid) {
+        throw conflict(r, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`);
       }
       if (pre?.resourceVersion && pre.resourceVersion !== String(cur.rev)) {
         throw conflict(r, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.rev}`);
       }
-      const obj = clone(cur.obj);
       const grace = gracePeriodSeconds(r, obj, opts.gracePeriodSeconds);
       const hasFinalizers = (obj.metadata.finalizers?.length ?? 0) > 0 || r.kind === 'Namespace';
       try {
@@ -353,7 +355,7 @@ export class Rest {
           } else {
             return { remaining: cur };
           }
-          if (opts.dryRun) return { remaining: { ...cur, obj } };
+          if (opts.dryRun) return { remaining: obj };
           if (grace === 0 && !hasFinalizers) {
             await this.store.delete(key, cur.rev);
             return { removed: obj };
@@ -384,8 +386,8 @@ export class Rest {
     const key = objectKey(r, undefined, name);
     for (let attempt = 0; ; attempt++) {
       const cur = this.cache.get(r, key);
-      if (!cur || !cur.obj.metadata.deletionTimestamp) return;
-      const ns = clone(cur.obj);
+      const ns = cur?.obj;
+      if (!cur || !ns?.metadata.deletionTimestamp) return;
       const spec = (ns.spec ?? {}) as { finalizers?: string[] };
       spec.finalizers = (spec.finalizers ?? []).filter((f) => f !== finalizer);
       ns.spec = spec;
@@ -417,7 +419,8 @@ export class Rest {
     for (let attempt = 0; ; attempt++) {
       const cur = this.cache.get(r, key);
       if (!cur) throw notFound(r, name);
-      const pod = clone(cur.obj) as Pod;
+      const pod = cur.obj as Pod;
+      const old = cur.obj;
       if (pod.metadata.deletionTimestamp) throw conflict({ ...r, plural: 'pods/binding' }, name, `pod ${name} is being deleted, cannot be assigned to a host`);
       if (pod.spec.nodeName) throw conflict({ ...r, plural: 'pods/binding' }, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
       pod.spec.nodeName = target.name;
@@ -427,7 +430,7 @@ export class Rest {
       const cond = { type: 'PodScheduled', status: 'True' as const, lastProbeTime: null, lastTransitionTime: now };
       if (i >= 0) conditions[i] = cond;
       else conditions.push(cond);
-      recordUpdate(cur.obj, pod, { manager: opts.fieldManager, gvk: gvkOf(r), now, subresource: 'binding' });
+      recordUpdate(old, pod, { manager: opts.fieldManager, gvk: gvkOf(r), now, subresource: 'binding' });
       if (opts.dryRun) return;
       try {
         await this.store.update(key, serialize(pod), cur.rev);

@@ -3,19 +3,42 @@
 // store's watch before the write returns (in-process backends deliver events synchronously on commit; etcd resolves a
 // write only once its event came back through the watch), so reads observe this server's acknowledged writes. A bounded ring of recent events serves watches that resume from a resourceVersion; older
 // ones get 410 Expired, exactly as upstream's watch cache answers.
+import { fieldsForObject } from '../api/fields.ts';
 import type { KubeObject } from '../api/types.ts';
 import type { Store, Watch, WatchEvent } from '../store/types.ts';
 import type { ResourceDef } from './resources.ts';
 import { RESOURCES, keyPrefix } from './resources.ts';
 
-export interface CachedObject {
-  key: string;
-  resource: ResourceDef;
-  /** The object with metadata.resourceVersion set. Treat as immutable: copy before changing. */
-  obj: KubeObject;
-  /** UTF-8 JSON of obj, encoded once and shared by every get, list and watch. */
-  raw: Buffer;
-  rev: number;
+/**
+ * One object as this server serves it. Only the encoded bytes are kept (not a decoded copy as well, which would about
+ * double the cache's memory), plus the little that list and watch filtering read for every object.
+ */
+export class CachedObject {
+  readonly key: string;
+  readonly resource: ResourceDef;
+  /** UTF-8 JSON with metadata.resourceVersion set, encoded once and shared by every get, list and watch. */
+  readonly raw: Buffer;
+  readonly rev: number;
+  readonly labels: Record<string, string> | undefined;
+  /** The object's selectable fields (fieldsForObject). */
+  readonly fields: Record<string, string>;
+
+  constructor(key: string, resource: ResourceDef, value: string, rev: number) {
+    const obj = JSON.parse(value) as KubeObject;
+    obj.metadata ??= {};
+    obj.metadata.resourceVersion = String(rev);
+    this.key = key;
+    this.resource = resource;
+    this.raw = Buffer.from(JSON.stringify(obj));
+    this.rev = rev;
+    this.labels = obj.metadata.labels;
+    this.fields = fieldsForObject(resource.kind, obj);
+  }
+
+  /** The object, decoded afresh on every access: a private copy the caller may change. */
+  get obj(): KubeObject {
+    return JSON.parse(this.raw.toString('utf8')) as KubeObject;
+  }
 }
 
 export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -54,13 +77,6 @@ function resourceOfKey(key: string): ResourceDef | undefined {
   return resourceByPrefix.get(key.slice(0, third + 1));
 }
 
-function withResourceVersion(value: string, rev: number): { obj: KubeObject; raw: Buffer } {
-  const obj = JSON.parse(value) as KubeObject;
-  obj.metadata ??= {};
-  obj.metadata.resourceVersion = String(rev);
-  return { obj, raw: Buffer.from(JSON.stringify(obj)) };
-}
-
 export class WatchCache {
   private readonly store: Store;
   private readonly capacity: number;
@@ -88,8 +104,7 @@ export class WatchCache {
     for (const kv of items) {
       const r = resourceOfKey(kv.key);
       if (!r) continue;
-      const { obj, raw } = withResourceVersion(kv.value, kv.modRevision);
-      this.byResource.get(keyPrefix(r))!.set(kv.key, { key: kv.key, resource: r, obj, raw, rev: kv.modRevision });
+      this.byResource.get(keyPrefix(r))!.set(kv.key, new CachedObject(kv.key, r, kv.value, kv.modRevision));
     }
     this.revision = revision;
     this.oldestResumable = revision;
@@ -126,8 +141,7 @@ export class WatchCache {
       const previous = map.get(e.kv.key);
       let ev: CacheEvent;
       if (e.type === 'put') {
-        const { obj, raw } = withResourceVersion(e.kv.value, e.revision);
-        const current: CachedObject = { key: e.kv.key, resource: r, obj, raw, rev: e.revision };
+        const current = new CachedObject(e.kv.key, r, e.kv.value, e.revision);
         if (!previous) this.sortedKeys.set(keyPrefix(r), undefined);
         map.set(e.kv.key, current);
         ev = { type: previous ? 'MODIFIED' : 'ADDED', rev: e.revision, current, previous };
@@ -135,8 +149,7 @@ export class WatchCache {
         map.delete(e.kv.key);
         this.sortedKeys.set(keyPrefix(r), undefined);
         // The DELETED event carries the last state with the delete's resourceVersion, as upstream.
-        const { obj, raw } = withResourceVersion(e.kv.value, e.revision);
-        ev = { type: 'DELETED', rev: e.revision, current: { key: e.kv.key, resource: r, obj, raw, rev: e.revision }, previous };
+        ev = { type: 'DELETED', rev: e.revision, current: new CachedObject(e.kv.key, r, e.kv.value, e.revision), previous };
       }
       this.record(ev);
       for (const s of this.subscriptions) if (e.kv.key.startsWith(s.prefix)) s.listener(ev);

@@ -10,18 +10,21 @@ export interface SqliteStoreOptions {
   historyLimit?: number;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 // kv holds current values; history holds one row per revision so a watch can resume after a restart. A delete row
 // keeps the deleted value in `value`; an update row keeps the value it replaced in `prev_value`. The current revision
 // is not stored: it is the newest history row, or the compacted revision once compaction has emptied history.
+// kv is a rowid table with its key in a separate index: in a WITHOUT ROWID table a value of more than ~1,000 bytes
+// (a PV with managedFields) overflows the b-tree cell, and every key comparison on the way to a row then reads the
+// overflow pages — about 17 page reads per create at 50,000 objects, against 2 this way.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS kv (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL,
   create_revision INTEGER NOT NULL,
   mod_revision INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS history (
   revision INTEGER PRIMARY KEY,
   key TEXT NOT NULL,
