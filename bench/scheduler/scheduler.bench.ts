@@ -17,7 +17,7 @@
 //
 // Run: node bench/scheduler/scheduler.bench.ts [scale] [scenario...]   (scale 0.1 for a quick run; scenarios 1 2 3)
 // To profile the components: BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" (passed to each as NODE_OPTIONS).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseClusterFile, type ClusterSpec } from '../../src/api/cluster.ts';
@@ -29,7 +29,7 @@ import { nodeTopology } from '../../src/driver/topology.ts';
 import { metaTime, registerCsiDriver, registerNode, type NodeStatusInput } from '../../src/node/registration.ts';
 import { podConditions, podPhase } from '../../src/node/status.ts';
 import { startApiServerProcess, startStrata, tempDir, type ApiServerProcess, type StrataProcess } from '../../test/helpers/processes.ts';
-import { fmt, machineLine, percentile } from '../lib/machine.ts';
+import { fmt, inParallel as inParallelOf, machineLine, percentile } from '../lib/machine.ts';
 
 const scale = Number(process.argv[2] ?? 1);
 const chosen = new Set(process.argv.slice(3).map(Number));
@@ -39,11 +39,24 @@ const zones = ['zone-a', 'zone-b', 'zone-c'];
 const scenarioTimeoutMs = 600_000;
 const quietLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Logger;
 
-async function inParallel(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < n; i = next++) await fn(i);
-  }));
+const inParallel = (n: number, fn: (i: number) => Promise<unknown>): Promise<void> => inParallelOf(n, concurrency, fn);
+
+/** A process's user + system CPU time in ms, from /proc (clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU time each component and this process (the pod creator and hollow kubelet) spend, between two calls. */
+function cpuMeter(s: System): () => string {
+  const components: Array<[string, number]> = [['apiserver', s.api.pid], ['scheduler', s.processes[2]!.pid], ['controller-manager', s.processes[1]!.pid], ['csi-driver', s.processes[0]!.pid]];
+  const before = components.map(([, pid]) => processCpuMs(pid));
+  const benchBefore = process.cpuUsage();
+  return () => {
+    const bench = process.cpuUsage(benchBefore);
+    const used = components.map(([name, pid], i) => `${name} ${fmt(processCpuMs(pid) - before[i]!, 0)}`);
+    return `CPU ms: ${used.join(', ')}, bench ${fmt((bench.user + bench.system) / 1000, 0)}`;
+  };
 }
 
 /** The cluster file the driver reads: the nodes round-robin over the zones, each zone a large zonal pool. */
@@ -238,11 +251,22 @@ async function waitForVolumes(client: KubeClient, count: number, timeoutMs = sce
   }
 }
 
+/** How many CSIStorageCapacities of the class exist once there are `count`, or when the time is up. */
+async function waitForCapacities(client: KubeClient, className: string, count: number, timeoutMs = scenarioTimeoutMs): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const published = (await client.resource(Resources.csiStorageCapacities).list()).items.filter((c) => c.storageClassName === className).length;
+    if (published >= count || Date.now() > deadline) return published;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** Creates the pods and reports throughput and latencies once all are Running (or the time is up). */
 async function measurePods(s: System, count: number, claimOf: (i: number) => string): Promise<string[]> {
   const tracker = new PodTracker(s.client);
   await tracker.start();
   const pods = s.client.resource(Resources.pods);
+  const cpu = cpuMeter(s);
   const t0 = performance.now();
   await inParallel(count, async (i) => {
     const name = `pod-${i}`;
@@ -251,7 +275,11 @@ async function measurePods(s: System, count: number, claimOf: (i: number) => str
   });
   const created = performance.now();
   const allRunning = await tracker.until(() => tracker.runningAt.size >= count, scenarioTimeoutMs);
+  const cpuUsed = cpu();
   tracker.stop();
+  // Retries cost the scheduler (and the API server) a cycle each: a healthy run has none.
+  const events = (await s.client.resource(Resources.events).list({ namespace })).items;
+  const failedScheduling = events.filter((e) => e.reason === 'FailedScheduling').reduce((n, e) => n + (e.count ?? 1), 0);
   const latencies = (at: Map<string, number>) => [...at].map(([n, t]) => t - tracker.createdAt.get(n)!).sort((a, b) => a - b);
   const seconds = (ms: number) => `${fmt(ms / 1000, 3)} s`;
   const lastScheduled = Math.max(...tracker.scheduledAt.values());
@@ -261,6 +289,7 @@ async function measurePods(s: System, count: number, claimOf: (i: number) => str
     `${tracker.scheduledAt.size}/${count} scheduled, ${tracker.runningAt.size}/${count} Running${allRunning ? '' : ' (timed out)'}; creating the pods took ${fmt((created - t0) / 1000, 2)} s`,
     `scheduled: ${fmt(tracker.scheduledAt.size / ((lastScheduled - t0) / 1000), 0)} pods/s, creation to scheduled p50 ${seconds(percentile(toScheduled, 50))}, p99 ${seconds(percentile(toScheduled, 99))}`,
     `Running:   ${fmt(tracker.runningAt.size / ((lastRunning - t0) / 1000), 0)} pods/s, creation to Running p50 ${seconds(percentile(toRunning, 50))}, p99 ${seconds(percentile(toRunning, 99))}`,
+    `${cpuUsed} (for ${count} pods); ${failedScheduling} FailedScheduling events`,
   ];
 }
 
@@ -322,6 +351,10 @@ async function dynamicProvisioning(nodes: number, count: number): Promise<string
       apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'zonal-wffc' },
       provisioner: DriverName, parameters: { type: 'zonal' }, reclaimPolicy: 'Delete', volumeBindingMode: 'WaitForFirstConsumer',
     });
+    // The driver publishes capacity (CSIDriver storageCapacity): until the provisioner has published every node's
+    // segment, VolumeBinding rightly finds no room there. A cluster has them long before its pods; so does the bench.
+    const published = await waitForCapacities(s.client, 'zonal-wffc', nodes);
+    if (published < nodes) throw new Error(`only ${published}/${nodes} CSIStorageCapacities published before the pods`);
     await inParallel(count, (i) => s.client.resource(Resources.pvc).create(claimSpec(`claim-${i}`, 'zonal-wffc')));
     const lines = await measurePods(s, count, (i) => `claim-${i}`);
     const bound = await waitForClaims(s.client, count, 60_000);

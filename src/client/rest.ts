@@ -3,6 +3,7 @@
 // keep-alive node:http(s) Agent, with no client-side throttling unless a QPS limit is asked for.
 import http from 'node:http';
 import https from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Cluster } from '@kubernetes/client-node';
@@ -94,6 +95,12 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** A non-watch request fails when its connection is idle this long; default 60 s. */
   requestTimeoutMs?: number;
+  /**
+   * At most this many connections for non-watch requests (default 64); more requests at once wait for a free one.
+   * HTTP/1.1 needs a connection per request in flight, and a burst (a scheduler binding hundreds of pods) would
+   * otherwise open, and pay the TLS handshake for, hundreds. Watches have their own connections.
+   */
+  maxConnections?: number;
 }
 
 interface RequestSpec {
@@ -162,7 +169,9 @@ export class KubeClient {
   readonly namespace: string;
   private readonly options: Required<Omit<KubeClientOptions, 'qps' | 'burst'>>;
   private readonly throttle?: TokenBucket;
+  /** Keep-alive connections for requests (at most maxConnections), and for watches (one each, unlimited). */
   private agent?: http.Agent;
+  private watchAgent?: http.Agent;
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
     this.kubeConfig = withPlainHttpAllowed(kubeConfig);
@@ -177,6 +186,7 @@ export class KubeClient {
     this.options = {
       userAgent: options.userAgent ?? `strata (${process.platform}/${process.arch})`,
       requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+      maxConnections: options.maxConnections ?? 64,
     };
     if (options.qps !== undefined) this.throttle = new TokenBucket(options.qps, options.burst ?? Math.max(10, options.qps));
   }
@@ -196,22 +206,30 @@ export class KubeClient {
   /** Closes idle keep-alive connections (open watches end when stopped). */
   close(): void {
     this.agent?.destroy();
+    this.watchAgent?.destroy();
     this.agent = undefined;
+    this.watchAgent = undefined;
   }
 
-  /** Request options with credentials applied; the agent is built once from the first TLS options client-node gives. */
-  private async requestOptions(spec: RequestSpec): Promise<https.RequestOptions> {
+  /**
+   * Request options with credentials applied; the agents are built once from the first TLS options client-node gives,
+   * with one TLS context for all their connections (building one per connection parses the CA and keys every time).
+   */
+  private async requestOptions(spec: RequestSpec, forWatch = false): Promise<https.RequestOptions> {
     if (this.throttle) {
       const wait = this.throttle.reserve();
       if (wait > 0) await sleep(wait);
     }
     const auth: https.RequestOptions = { headers: {} };
     await this.kubeConfig.applyToHTTPSOptions(auth);
-    if (!this.agent) {
-      const tls = { ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized, servername: auth.servername };
-      this.agent = this.server.protocol === 'https:'
-        ? new https.Agent({ keepAlive: true, ...tls })
-        : new http.Agent({ keepAlive: true });
+    if (!this.agent || !this.watchAgent) {
+      const newAgent = (maxSockets?: number): http.Agent => {
+        if (this.server.protocol !== 'https:') return new http.Agent({ keepAlive: true, maxSockets });
+        const secureContext = createSecureContext({ ca: auth.ca, cert: auth.cert, key: auth.key });
+        return new https.Agent({ keepAlive: true, maxSockets, secureContext, rejectUnauthorized: auth.rejectUnauthorized, servername: auth.servername });
+      };
+      this.agent = newAgent(this.options.maxConnections);
+      this.watchAgent = newAgent();
     }
     const basePath = this.server.pathname.replace(/\/$/, '');
     const headers: http.OutgoingHttpHeaders = { ...(auth.headers as http.OutgoingHttpHeaders), Accept: 'application/json', 'User-Agent': this.options.userAgent };
@@ -224,7 +242,7 @@ export class KubeClient {
       method: spec.method,
       headers,
       auth: auth.auth,
-      agent: this.agent,
+      agent: forWatch ? this.watchAgent : this.agent,
     };
   }
 
@@ -290,7 +308,7 @@ export class KubeClient {
       onDone(err);
     };
     const start = async (): Promise<void> => {
-      const options = await this.requestOptions({ method: 'GET', path, query: { ...query, watch: true } });
+      const options = await this.requestOptions({ method: 'GET', path, query: { ...query, watch: true } }, true);
       if (stopped) return;
       const transport = options.protocol === 'https:' ? https : http;
       req = transport.request(options, (res) => {

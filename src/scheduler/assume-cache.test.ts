@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { PersistentVolume } from '../api/types.ts';
 import { AssumeCache } from './assume-cache.ts';
 import { ClusterObjects, volumeHostnames } from './cluster-objects.ts';
-import { makeCapacity, makeNode, makePV } from './testing.ts';
+import { makeCapacity, makeNode, makePV, makePVC } from './testing.ts';
 
 const withRV = (pv: PersistentVolume, rv: string, claim?: string): PersistentVolume => ({
   ...pv,
@@ -57,15 +57,19 @@ test('PVs confined by hostname are listed for their node only; the others for ev
   for (const pv of [local1, local2, zonal, other, twoHosts]) objects.apply('PersistentVolume', 'Add', pv);
   assert.deepEqual(volumeHostnames(twoHosts), ['host-1', 'host-3']);
   assert.equal(volumeHostnames(zonal), undefined);
-  const names = (node: ReturnType<typeof makeNode>) => objects.candidatePVs('local', node).map((pv) => pv.metadata.name).sort();
+  const claim = makePVC('x', '1Gi', { className: 'local' });
+  const names = (node: ReturnType<typeof makeNode>, c = claim) => objects.candidatePVs(c, node).map((pv) => pv.metadata.name).sort();
   // The hostname label decides, not the node name (k8s #125336).
   assert.deepEqual(names(makeNode('node-a', { 'kubernetes.io/hostname': 'host-1' })), ['local-1', 'two-hosts', 'zonal']);
   assert.deepEqual(names(makeNode('host-2')), ['local-2', 'zonal']);
   assert.deepEqual(names(makeNode('host-3')), ['two-hosts', 'zonal']);
   assert.deepEqual(objects.listPVs('local').map((pv) => pv.metadata.name).sort(), ['local-1', 'local-2', 'two-hosts', 'zonal']);
-  // An assumed version keeps its place in the index; a deleted PV leaves it.
+  // An assumed version with a claimRef is a candidate of that claim only, and comes first; a deleted PV leaves.
   objects.pvCache.assume({ ...local1, spec: { ...local1.spec, claimRef: { name: 'c', namespace: 'default' } } });
-  assert.equal(objects.candidatePVs('local', makeNode('host-1')).find((pv) => pv.metadata.name === 'local-1')!.spec.claimRef?.name, 'c');
+  assert.deepEqual(names(makeNode('host-1')), ['two-hosts', 'zonal']);
+  const reserved = objects.candidatePVs(makePVC('c', '1Gi', { className: 'local' }), makeNode('host-1'));
+  assert.deepEqual(reserved.map((pv) => [pv.metadata.name, pv.spec.claimRef?.name]), [['local-1', 'c'], ['two-hosts', undefined], ['zonal', undefined]]);
+  assert.deepEqual(names(makeNode('host-2'), makePVC('c', '1Gi', { className: 'local' })), ['local-2', 'zonal']);
   objects.apply('PersistentVolume', 'Delete', local1);
   assert.deepEqual(names(makeNode('host-1')), ['two-hosts', 'zonal']);
 });

@@ -11,8 +11,8 @@ import type {
   Pod,
   StorageClass,
 } from '../api/types.ts';
-import { labelSelectorFromObject } from '../api/labels.ts';
-import { pvStorageClassName } from '../api/volume-matching.ts';
+import { labelSelectorFromObject, type LabelSelectorMatcher } from '../api/labels.ts';
+import { claimStorageClassName, pvStorageClassName } from '../api/volume-matching.ts';
 import { LabelHostname } from '../api/well-known.ts';
 import { AssumeCache, objectKey } from './assume-cache.ts';
 
@@ -40,24 +40,43 @@ export function volumeHostnames(pv: PersistentVolume): string[] | undefined {
 // Index values of the PV cache's "node" index: class/hostname for confined PVs, the class alone for the others
 // (a class name never contains "/").
 const confinedKey = (className: string, hostname: string): string => `${className}/${hostname}`;
+const nodeIndexValues = (pv: PersistentVolume): string[] => {
+  const className = pvStorageClassName(pv);
+  return volumeHostnames(pv)?.map((h) => confinedKey(className, h)) ?? [className];
+};
+
+// Parsed nodeTopology selectors by their JSON: every capacity update is a new object with the same topology, and
+// working out which capacities a node reaches parses each one once per node.
+const topologySelectors = new Map<string, LabelSelectorMatcher | undefined>();
+const maxTopologySelectors = 4096;
+
+function topologySelector(nodeTopology: NonNullable<CSIStorageCapacity['nodeTopology']>): LabelSelectorMatcher | undefined {
+  const key = JSON.stringify(nodeTopology);
+  if (topologySelectors.has(key)) return topologySelectors.get(key);
+  let selector: LabelSelectorMatcher | undefined;
+  try {
+    selector = labelSelectorFromObject(nodeTopology);
+  } catch {
+    // An invalid selector selects no node.
+  }
+  if (topologySelectors.size >= maxTopologySelectors) topologySelectors.clear();
+  topologySelectors.set(key, selector);
+  return selector;
+}
 
 /** nodeHasAccess: the capacity's nodeTopology selects the node; no topology means unavailable. */
 export function nodeHasAccess(node: Node, capacity: CSIStorageCapacity): boolean {
   if (!capacity.nodeTopology) return false;
-  try {
-    return labelSelectorFromObject(capacity.nodeTopology).matches(node.metadata.labels);
-  } catch {
-    return false;
-  }
+  return topologySelector(capacity.nodeTopology)?.matches(node.metadata.labels) ?? false;
 }
 
 export class ClusterObjects {
   readonly pvCache = new AssumeCache<PersistentVolume>('v1.PersistentVolume', {
     class: (pv) => [pvStorageClassName(pv)],
-    node: (pv) => {
-      const className = pvStorageClassName(pv);
-      return volumeHostnames(pv)?.map((h) => confinedKey(className, h)) ?? [className];
-    },
+    // Only PVs without a claimRef: a PV reserved for a claim can match no other, and with dynamic provisioning
+    // nearly every PV is bound, so VolumeBinding must not go through them for every node.
+    node: (pv) => (pv.spec.claimRef ? [] : nodeIndexValues(pv)),
+    claimRef: (pv) => (pv.spec.claimRef ? [`${pv.spec.claimRef.namespace ?? ''}/${pv.spec.claimRef.name ?? ''}`] : []),
   });
   readonly pvcCache = new AssumeCache<PersistentVolumeClaim>('v1.PersistentVolumeClaim');
   private readonly maps = {
@@ -117,11 +136,23 @@ export class ClusterObjects {
   listPVs(className: string): PersistentVolume[] {
     return this.pvCache.byIndex('class', className);
   }
-  /** The PVs (latest, possibly assumed) of a class that may fit the node: those confined to its hostname, and those not confined by hostname. */
-  candidatePVs(className: string, node: Node): PersistentVolume[] {
+  /**
+   * The PVs (latest, possibly assumed) of the claim's class that may be bound to it on the node: those confined to
+   * the node's hostname, then those not confined by hostname; of each, first the PVs whose claimRef names the claim,
+   * then the PVs without a claimRef (the only others FindMatchingVolume could pick, and it stops at the first
+   * pre-bound one it meets).
+   */
+  candidatePVs(claim: PersistentVolumeClaim, node: Node): PersistentVolume[] {
+    const className = claimStorageClassName(claim);
     const hostname = node.metadata.labels?.[LabelHostname];
-    const unconfined = this.pvCache.byIndex('node', className);
-    return hostname === undefined ? unconfined : [...this.pvCache.byIndex('node', confinedKey(className, hostname)), ...unconfined];
+    const keys = hostname === undefined ? [className] : [confinedKey(className, hostname), className];
+    const preBound = this.pvCache.byIndex('claimRef', `${claim.metadata.namespace ?? ''}/${claim.metadata.name ?? ''}`);
+    const candidates: PersistentVolume[] = [];
+    for (const key of keys) {
+      for (const pv of preBound) if (nodeIndexValues(pv).includes(key)) candidates.push(pv);
+      candidates.push(...this.pvCache.byIndex('node', key));
+    }
+    return candidates;
   }
   /** The informer's PV (PV lister). */
   getPV(name: string): PersistentVolume | undefined {

@@ -14,12 +14,29 @@ const zero = (): Resource => ({ milliCPU: 0, memory: 0, ephemeralStorage: 0 });
 export const DefaultMilliCPURequest = 100;
 export const DefaultMemoryRequest = 200 * 1024 * 1024;
 
+// Parsed quantities by their text: every pod of a workload repeats the same few, and pods are accounted on each update.
+const parsedMilli = new Map<string, number>();
+const parsedValue = new Map<string, number>();
+const maxParsed = 4096;
+
+function memoized(cache: Map<string, number>, text: string, parse: (text: string) => number): number {
+  let n = cache.get(text);
+  if (n === undefined) {
+    n = parse(text);
+    if (cache.size >= maxParsed) cache.clear();
+    cache.set(text, n);
+  }
+  return n;
+}
+const milliOf = (text: string): number => memoized(parsedMilli, text, (t) => Number(parseQuantity(t).milli));
+const valueOf = (text: string): number => memoized(parsedValue, text, (t) => Number(quantityValue(parseQuantity(t))));
+
 function toResource(list: Record<string, string> | undefined): Resource {
   const r = zero();
   if (!list) return r;
-  if (list.cpu !== undefined) r.milliCPU = Number(parseQuantity(list.cpu).milli);
-  if (list.memory !== undefined) r.memory = Number(quantityValue(parseQuantity(list.memory)));
-  if (list['ephemeral-storage'] !== undefined) r.ephemeralStorage = Number(quantityValue(parseQuantity(list['ephemeral-storage'])));
+  if (list.cpu !== undefined) r.milliCPU = milliOf(list.cpu);
+  if (list.memory !== undefined) r.memory = valueOf(list.memory);
+  if (list['ephemeral-storage'] !== undefined) r.ephemeralStorage = valueOf(list['ephemeral-storage']);
   return r;
 }
 
@@ -153,7 +170,7 @@ export class NodeInfo {
   setNode(node: Node): void {
     this.node = node;
     const alloc = node.status?.allocatable;
-    this.allocatable = { ...toResource(alloc), allowedPodNumber: alloc?.pods ? Number(quantityValue(parseQuantity(alloc.pods))) : 0 };
+    this.allocatable = { ...toResource(alloc), allowedPodNumber: alloc?.pods ? valueOf(alloc.pods) : 0 };
     this.generation++;
   }
 

@@ -21,7 +21,8 @@ import {
 } from './interfaces.ts';
 import type { NodeInfo } from './node-info.ts';
 
-const skippedFilterKey = 'framework/skipFilterPlugins';
+// The filter plugins not skipped at PreFilter, worked out once per cycle: Filter runs them for hundreds of nodes.
+const activeFilterKey = 'framework/activeFilterPlugins';
 const skippedScoreKey = 'framework/skipScorePlugins';
 
 const implementsPoint = <T extends Plugin>(p: Plugin, method: string): p is T => typeof (p as unknown as Record<string, unknown>)[method] === 'function';
@@ -91,15 +92,15 @@ export class Framework {
       }
       return { status: Status.error(`running PreFilter plugin "${pl.name}": ${s.message()}`).withPlugin(pl.name), unschedulablePlugins };
     }
-    state.write(skippedFilterKey, skipped);
+    state.write(activeFilterKey, skipped.size === 0 ? this.filterPlugins : this.filterPlugins.filter((pl) => !skipped.has(pl.name)));
     return { status: rejected, unschedulablePlugins };
   }
 
   /** RunFilterPlugins: the first plugin that rejects the node decides; plugins skipped at PreFilter do not run. */
   runFilterPlugins(state: CycleState, pod: Pod, nodeInfo: NodeInfo): Status | undefined {
-    const skipped = state.read<Set<string>>(skippedFilterKey);
-    for (const pl of this.filterPlugins) {
-      if (skipped?.has(pl.name)) continue;
+    const plugins = state.read<FilterPlugin[]>(activeFilterKey) ?? this.filterPlugins;
+    for (let i = 0; i < plugins.length; i++) {
+      const pl = plugins[i]!;
       const s = pl.filter(state, pod, nodeInfo);
       if (!s || s.isSuccess()) continue;
       if (!s.isRejected()) return Status.error(`running "${pl.name}" filter plugin: ${s.message()}`).withPlugin(pl.name);
@@ -141,19 +142,22 @@ export class Framework {
   /** RunScorePlugins: score, normalize, check the range, apply the weight, and sum per node. */
   runScorePlugins(state: CycleState, pod: Pod, nodes: NodeInfo[]): NodePluginScores[] {
     const skipped = state.read<Set<string>>(skippedScoreKey);
-    const result: NodePluginScores[] = nodes.map((n) => ({ name: n.name, scores: [], totalScore: 0 }));
+    const result: NodePluginScores[] = new Array(nodes.length);
+    for (let i = 0; i < nodes.length; i++) result[i] = { name: nodes[i]!.name, scores: [], totalScore: 0 };
     for (const { plugin, weight } of this.scorePlugins) {
       if (skipped?.has(plugin.name)) continue;
-      const scores: NodeScore[] = nodes.map((n) => ({ name: n.name, score: plugin.score(state, pod, n) }));
+      const scores: NodeScore[] = new Array(nodes.length);
+      for (let i = 0; i < nodes.length; i++) scores[i] = { name: result[i]!.name, score: plugin.score(state, pod, nodes[i]!) };
       plugin.normalizeScore?.(state, pod, scores);
-      scores.forEach((s, i) => {
-        if (s.score > MaxNodeScore || s.score < MinNodeScore) {
-          throw new Error(`plugin "${plugin.name}" returns an invalid score ${s.score}, it should in the range of [${MinNodeScore}, ${MaxNodeScore}] after normalizing`);
+      for (let i = 0; i < scores.length; i++) {
+        const score = scores[i]!.score;
+        if (score > MaxNodeScore || score < MinNodeScore) {
+          throw new Error(`plugin "${plugin.name}" returns an invalid score ${score}, it should in the range of [${MinNodeScore}, ${MaxNodeScore}] after normalizing`);
         }
-        const weighted = s.score * weight;
+        const weighted = score * weight;
         result[i]!.scores.push({ plugin: plugin.name, score: weighted });
         result[i]!.totalScore += weighted;
-      });
+      }
     }
     return result;
   }

@@ -118,6 +118,24 @@ test('NodeVolumeLimits: CSINode allocatable count', () => {
   assert.equal(filter(makePod('p', ['a']), info, objects), undefined);
 });
 
+test('NodeVolumeLimits: counts at the limit, whether or not the node\'s claims could all be attached', () => {
+  const objects = new ClusterObjects();
+  objects.apply('StorageClass', 'Add', makeClass('wait', 'WaitForFirstConsumer', 'csi.strata.io'));
+  objects.apply('CSINode', 'Add', { metadata: { name: 'n' }, spec: { drivers: [{ name: 'csi.strata.io', nodeID: 'n', allocatable: { count: 2 } }] } });
+  for (const name of ['a', 'b', 'c']) {
+    const claim = makePVC(name, '1Gi', { volumeName: `pv-${name}`, bound: true });
+    objects.apply('PersistentVolumeClaim', 'Add', claim);
+    objects.apply('PersistentVolume', 'Add', makePV(`pv-${name}`, '1Gi', { claim }));
+  }
+  // A claim of a pod on the node that is gone (not found) attaches nothing: b still fits beside a.
+  const info = new NodeInfo(makeNode('n'));
+  info.addPod(makePod('holder', ['a', 'gone'], { nodeName: 'n' }));
+  assert.equal(filter(makePod('p', ['b']), info, objects), undefined);
+  info.addPod(makePod('holder2', ['b'], { nodeName: 'n' }));
+  assert.deepEqual(filter(makePod('p', ['c']), info, objects), { plugin: 'NodeVolumeLimits', code: 'Unschedulable', reasons: ['node(s) exceed max volume count'] });
+  assert.equal(filter(makePod('p', ['b']), info, objects), undefined);
+});
+
 test('VolumeZone: PV zone labels, "__" separated, beta label against GA node label', () => {
   const objects = new ClusterObjects();
   const claim = makePVC('z', '1Gi', { className: 'immediate', volumeName: 'pv-z', bound: true });

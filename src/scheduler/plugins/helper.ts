@@ -3,7 +3,8 @@ import { type NodeScore } from '../framework/interfaces.ts';
 
 /** DefaultNormalizeScore: scales to [0, maxPriority] by the highest score; `reverse` flips (fewer is better). */
 export function defaultNormalizeScore(maxPriority: number, reverse: boolean, scores: NodeScore[]): void {
-  const maxCount = Math.max(0, ...scores.map((s) => s.score));
+  let maxCount = 0;
+  for (const s of scores) if (s.score > maxCount) maxCount = s.score;
   if (maxCount === 0) {
     if (reverse) for (const s of scores) s.score = maxPriority;
     return;

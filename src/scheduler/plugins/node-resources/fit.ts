@@ -28,10 +28,21 @@ export interface InsufficientResource {
   unresolvable: boolean;
 }
 
+const noneInsufficient: InsufficientResource[] = [];
+
 /** fitsRequest: every resource the pod cannot get on the node, in upstream's order (pods, cpu, memory, storage). */
 export function fitsRequest(request: Resource, nodeInfo: NodeInfo): InsufficientResource[] {
-  const insufficient: InsufficientResource[] = [];
   const { allocatable, requested } = nodeInfo;
+  // The common case, checked without allocating: everything fits.
+  if (
+    nodeInfo.pods.length + 1 <= allocatable.allowedPodNumber &&
+    (request.milliCPU <= 0 || request.milliCPU <= allocatable.milliCPU - requested.milliCPU) &&
+    (request.memory <= 0 || request.memory <= allocatable.memory - requested.memory) &&
+    (request.ephemeralStorage <= 0 || request.ephemeralStorage <= allocatable.ephemeralStorage - requested.ephemeralStorage)
+  ) {
+    return noneInsufficient;
+  }
+  const insufficient: InsufficientResource[] = [];
   if (nodeInfo.pods.length + 1 > allocatable.allowedPodNumber) {
     insufficient.push({
       resourceName: 'pods', reason: 'Too many pods', requested: 1, used: nodeInfo.pods.length,
@@ -55,15 +66,6 @@ export function fitsRequest(request: Resource, nodeInfo: NodeInfo): Insufficient
 function leastRequestedScore(requested: number, capacity: number): number {
   if (capacity === 0 || requested > capacity) return 0;
   return Math.trunc(((capacity - requested) * MaxNodeScore) / capacity);
-}
-
-/** The node's allocatable and the requests after placing the pod, for cpu and memory. */
-export function resourceAllocation(nodeInfo: NodeInfo, podRequest: Resource, useRequested: boolean): Array<{ requested: number; allocatable: number }> {
-  const base = useRequested ? nodeInfo.requested : nodeInfo.nonZeroRequested;
-  return (['milliCPU', 'memory'] as const).map((field) => ({
-    requested: base[field] + podRequest[field],
-    allocatable: nodeInfo.allocatable[field],
-  }));
 }
 
 export class NodeResourcesFitPlugin implements PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin, EnqueueExtensions {
@@ -90,11 +92,16 @@ export class NodeResourcesFitPlugin implements PreFilterPlugin, FilterPlugin, Pr
   /** LeastAllocated over cpu and memory (weights 1), on the non-zero requests. */
   score(state: CycleState, pod: Pod, nodeInfo: NodeInfo): number {
     const request = state.read<Resource>(preScoreStateKey) ?? podRequests(pod, true);
+    const { allocatable, nonZeroRequested } = nodeInfo;
     let nodeScore = 0;
     let weightSum = 0;
-    for (const { requested, allocatable } of resourceAllocation(nodeInfo, request, false)) {
-      if (allocatable === 0) continue;
-      nodeScore += leastRequestedScore(requested, allocatable);
+    // cpu, then memory, without allocating (this runs for every feasible node).
+    if (allocatable.milliCPU !== 0) {
+      nodeScore += leastRequestedScore(nonZeroRequested.milliCPU + request.milliCPU, allocatable.milliCPU);
+      weightSum += 1;
+    }
+    if (allocatable.memory !== 0) {
+      nodeScore += leastRequestedScore(nonZeroRequested.memory + request.memory, allocatable.memory);
       weightSum += 1;
     }
     return weightSum === 0 ? 0 : Math.trunc(nodeScore / weightSum);

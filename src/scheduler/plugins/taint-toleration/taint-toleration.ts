@@ -23,7 +23,9 @@ export class TaintTolerationPlugin implements FilterPlugin, PreScorePlugin, Scor
   readonly name = names.TaintToleration;
 
   filter(_state: CycleState, pod: Pod, nodeInfo: NodeInfo): Status | undefined {
-    const taint = findUntoleratedTaint(nodeInfo.node.spec?.taints ?? [], pod.spec.tolerations ?? [], doNotScheduleTaint);
+    const taints = nodeInfo.node.spec?.taints;
+    if (!taints || taints.length === 0) return undefined;
+    const taint = findUntoleratedTaint(taints, pod.spec.tolerations ?? [], doNotScheduleTaint);
     if (!taint) return undefined;
     return new Status('UnschedulableAndUnresolvable', `node(s) had untolerated taint {${taint.key}: ${taint.value ?? ''}}`);
   }
@@ -37,9 +39,11 @@ export class TaintTolerationPlugin implements FilterPlugin, PreScorePlugin, Scor
 
   score(state: CycleState, pod: Pod, nodeInfo: NodeInfo): number {
     const tolerations = state.read<Toleration[]>(preScoreStateKey) ?? pod.spec.tolerations ?? [];
-    return (nodeInfo.node.spec?.taints ?? []).filter(
-      (taint) => taint.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(tolerations, taint),
-    ).length;
+    let count = 0;
+    for (const taint of nodeInfo.node.spec?.taints ?? []) {
+      if (taint.effect === 'PreferNoSchedule' && !tolerationsTolerateTaint(tolerations, taint)) count++;
+    }
+    return count;
   }
 
   normalizeScore(_state: CycleState, _pod: Pod, scores: NodeScore[]): void {

@@ -11,6 +11,7 @@ import {
   findMatchingVolume,
   isClaimBound,
   isVolumeBoundToClaim,
+  volumeCapacityBytes,
 } from '../../../api/volume-matching.ts';
 import { AnnBoundByController, AnnSelectedNode, NotSupportedProvisioner } from '../../../api/well-known.ts';
 import { nodeHasAccess, notFoundMessage, type ClusterObjects } from '../../cluster-objects.ts';
@@ -104,13 +105,50 @@ export function bindVolumeToClaim(pv: PersistentVolume, claim: PersistentVolumeC
   return { pv: clone, dirty };
 }
 
+// Sizes are compared for every node a pod is checked against: each claim's request and each capacity's limit text
+// is parsed once.
+const claimSizes = new WeakMap<PersistentVolumeClaim, bigint>();
+const quantityBytes = new Map<string, bigint>();
+const maxQuantityBytes = 4096;
+
+const volumeSizes = new WeakMap<PersistentVolume, bigint>();
+
+/** claimRequestBytes, once per claim object. */
+export function claimSize(claim: PersistentVolumeClaim): bigint {
+  let size = claimSizes.get(claim);
+  if (size === undefined) claimSizes.set(claim, (size = claimRequestBytes(claim)));
+  return size;
+}
+
+/** volumeCapacityBytes, once per PV object. */
+export function volumeSize(pv: PersistentVolume): bigint {
+  let size = volumeSizes.get(pv);
+  if (size === undefined) volumeSizes.set(pv, (size = volumeCapacityBytes(pv)));
+  return size;
+}
+
+function bytesOf(quantity: string): bigint {
+  let bytes = quantityBytes.get(quantity);
+  if (bytes === undefined) {
+    bytes = quantityValue(parseQuantity(quantity));
+    if (quantityBytes.size >= maxQuantityBytes) quantityBytes.clear();
+    quantityBytes.set(quantity, bytes);
+  }
+  return bytes;
+}
+
 /** capacitySufficient: maximumVolumeSize, when given, is the more precise limit. */
 export function capacitySufficient(capacity: CSIStorageCapacity, sizeInBytes: bigint): boolean {
   const limit = capacity.maximumVolumeSize ?? capacity.capacity;
-  return limit !== undefined && quantityValue(parseQuantity(limit)) >= sizeInBytes;
+  return limit !== undefined && bytesOf(limit) >= sizeInBytes;
 }
 
 export { nodeHasAccess };
+
+// checkBoundClaims' three outcomes.
+const boundSatisfied = [true, true] as const;
+const nodeConflict = [false, true] as const;
+const pvNotFound = [true, false] as const;
 
 export class VolumeBinder {
   private readonly objects: ClusterObjects;
@@ -246,13 +284,22 @@ export class VolumeBinder {
   }
 
   /** checkBoundClaims: [node affinity satisfied, PVs found]; stops at the first failing claim. */
-  private checkBoundClaims(claims: PersistentVolumeClaim[], node: Node): [boolean, boolean] {
+  private checkBoundClaims(claims: PersistentVolumeClaim[], node: Node): readonly [boolean, boolean] {
     for (const pvc of claims) {
       const pv = this.objects.pvCache.get(pvc.spec.volumeName!);
-      if (!pv) return [true, false];
-      if (checkVolumeNodeAffinity(pv, node.metadata.labels) !== undefined) return [false, true];
+      if (!pv) return pvNotFound;
+      if (checkVolumeNodeAffinity(pv, node.metadata.labels) !== undefined) return nodeConflict;
     }
-    return [true, true];
+    return boundSatisfied;
+  }
+
+  /**
+   * FindPodVolumes when every claim is bound (nothing to bind or provision): just the conflict reason, if any. The
+   * common case, run for every node the pod is checked against, so it allocates nothing.
+   */
+  boundClaimsConflict(claims: PersistentVolumeClaim[], node: Node): string | undefined {
+    const checked = this.checkBoundClaims(claims, node);
+    return checked === nodeConflict ? ErrReasonNodeConflict : checked === pvNotFound ? ErrReasonPVNotExist : undefined;
   }
 
   /** findMatchingVolumes: smallest claims first, each PV chosen at most once, among the PVs that may fit the node. */
@@ -261,7 +308,7 @@ export class VolumeBinder {
     node: Node,
   ): { foundMatches: boolean; bindings: BindingInfo[]; unboundClaims: PersistentVolumeClaim[] } {
     const sorted = [...claimsToBind].sort((a, b) => {
-      const [x, y] = [claimRequestBytes(a), claimRequestBytes(b)];
+      const [x, y] = [claimSize(a), claimSize(b)];
       return x < y ? -1 : x > y ? 1 : 0;
     });
     const chosen = new Set<string>();
@@ -269,7 +316,9 @@ export class VolumeBinder {
     const unboundClaims: PersistentVolumeClaim[] = [];
     let foundMatches = true;
     for (const pvc of sorted) {
-      const pv = findMatchingVolume(pvc, this.objects.candidatePVs(claimStorageClassName(pvc), node), node, chosen, true);
+      const candidates = this.objects.candidatePVs(pvc, node);
+      // Without candidates nothing can match (and the claim's size need not be parsed again for every node).
+      const pv = candidates.length === 0 ? undefined : findMatchingVolume(pvc, candidates, node, chosen, true);
       if (!pv) {
         unboundClaims.push(pvc);
         foundMatches = false;
@@ -320,7 +369,7 @@ export class VolumeBinder {
   ): { sufficient: boolean; capacity?: CSIStorageCapacity } {
     if (claim.spec.resources?.requests?.storage === undefined) return { sufficient: true };
     if (this.objects.getCSIDriver(provisioner)?.spec.storageCapacity !== true) return { sufficient: true };
-    const size = claimRequestBytes(claim);
+    const size = claimSize(claim);
     const capacity = this.objects.accessibleCapacities(sc.metadata.name ?? '', node).find((c) => capacitySufficient(c, size));
     return capacity ? { sufficient: true, capacity } : { sufficient: false };
   }

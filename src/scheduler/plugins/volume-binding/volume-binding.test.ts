@@ -107,3 +107,22 @@ test('explainFilter names the rejected PVs and why', () => {
   assert.deepEqual(byVolume, { small: ['TooSmall'], far: ['NodeAffinityConflict'] });
   assert.equal(detail.claims[0]!.provisioning.problem, 'NoProvisioner');
 });
+
+test('all claims bound: Filter checks the PVs node affinity, Reserve finds them bound, PreBind writes nothing', async () => {
+  const claim = makePVC('bound', '1Gi', { className: 'wait', volumeName: 'pv-a', bound: true });
+  const { objects } = setup([claim], [makePV('pv-a', '1Gi', { className: 'wait', node: 'node-a', claim })]);
+  const noWrites = async (): Promise<never> => {
+    throw new Error('no API write expected');
+  };
+  const plugin = new VolumeBindingPlugin(objects, { updatePV: noWrites, updatePVC: noWrites });
+  const pod = makePod('p', ['bound']);
+  const state = new CycleState();
+  assert.equal(plugin.preFilter(state, pod), undefined);
+  const [a, b, c] = nodes.map((n) => plugin.filter(state, pod, n));
+  assert.equal(a, undefined);
+  assert.deepEqual([b?.code, b?.reasons], ['UnschedulableAndUnresolvable', ['node(s) had volume node affinity conflict']]);
+  assert.deepEqual(c?.reasons, ['node(s) had volume node affinity conflict']);
+  assert.equal(plugin.preScore(state)?.code, 'Skip');
+  assert.equal(plugin.reserve(state, pod, 'node-a'), undefined);
+  assert.equal(await plugin.preBind(state, pod, 'node-a', new AbortController().signal), undefined);
+});

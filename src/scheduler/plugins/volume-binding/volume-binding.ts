@@ -2,7 +2,7 @@
 // binder per node, Score rates the capacity fit, Reserve assumes, PreBind writes and waits, Unreserve reverts.
 import type { CSIStorageCapacity, PersistentVolumeClaim, Pod, StorageClass } from '../../../api/types.ts';
 import { parseQuantity, quantityValue } from '../../../api/quantity.ts';
-import { claimRequestBytes, pvStorageClassName, volumeCapacityBytes } from '../../../api/volume-matching.ts';
+import { pvStorageClassName } from '../../../api/volume-matching.ts';
 import {
   CycleState,
   Status,
@@ -19,7 +19,7 @@ import type { NodeInfo } from '../../framework/node-info.ts';
 import { notFoundMessage, type ClusterObjects } from '../../cluster-objects.ts';
 import type { FunctionShapePoint } from '../helper.ts';
 import * as names from '../names.ts';
-import { VolumeBinder, type PodVolumeClaims, type PodVolumes, type VolumeBinderOptions, type VolumeBindingApi } from './binder.ts';
+import { claimSize, VolumeBinder, volumeSize, type PodVolumeClaims, type PodVolumes, type VolumeBinderOptions, type VolumeBindingApi } from './binder.ts';
 import { explainVolumeBinding } from './explain.ts';
 import { buildScorerFunction, volumeCapacityPriorityShape, type StorageResource, type VolumeCapacityScorer } from './scorer.ts';
 
@@ -31,6 +31,8 @@ interface StateData {
   podVolumesByNode: Map<string, PodVolumes>;
   hasStaticBindings: boolean;
   allBound: boolean;
+  /** The statuses of the nodes that conflict with bound claims, one per reason: shared by all such nodes. */
+  boundConflicts: Map<string, Status>;
 }
 
 export interface VolumeBindingOptions extends VolumeBinderOptions {
@@ -106,13 +108,21 @@ export class VolumeBindingPlugin
       // The PV controller binds these; the claim's update re-queues the pod.
       return new Status('UnschedulableAndUnresolvable', ErrReasonUnboundImmediate);
     }
-    state.write(stateKey, { podVolumeClaims, podVolumesByNode: new Map(), hasStaticBindings: false, allBound: false } satisfies StateData);
+    state.write(stateKey, { podVolumeClaims, podVolumesByNode: new Map(), hasStaticBindings: false, allBound: false, boundConflicts: new Map() } satisfies StateData);
     return undefined;
   }
 
   filter(cs: CycleState, pod: Pod, nodeInfo: NodeInfo): Status | undefined {
     const state = getState(cs);
     if (!state) return undefined;
+    if (state.podVolumeClaims.unboundClaimsDelayBinding.length === 0) {
+      // All bound: no volumes to remember per node (Reserve then finds them all bound), and one status per reason.
+      const reason = this.binder.boundClaimsConflict(state.podVolumeClaims.boundClaims, nodeInfo.node);
+      if (reason === undefined) return undefined;
+      let status = state.boundConflicts.get(reason);
+      if (!status) state.boundConflicts.set(reason, (status = new Status('UnschedulableAndUnresolvable', reason)));
+      return status;
+    }
     let found: ReturnType<VolumeBinder['findPodVolumes']>;
     try {
       found = this.binder.findPodVolumes(pod, state.podVolumeClaims, nodeInfo.node);
@@ -145,8 +155,8 @@ export class VolumeBindingPlugin
       for (const { pv, pvc } of podVolumes.staticBindings) {
         const className = pvStorageClassName(pv);
         const r = classResources.get(className) ?? { requested: 0n, capacity: 0n };
-        r.requested += claimRequestBytes(pvc);
-        r.capacity += volumeCapacityBytes(pv);
+        r.requested += claimSize(pvc);
+        r.capacity += volumeSize(pv);
         classResources.set(className, r);
       }
     } else {
@@ -156,7 +166,7 @@ export class VolumeBindingPlugin
         const r = classResources.get(className) ?? { requested: 0n, capacity: 0n };
         // One pool serves all the class's claims: its capacity is not summed.
         r.capacity = quantityValue(parseQuantity(nodeCapacity.capacity));
-        r.requested += claimRequestBytes(pvc);
+        r.requested += claimSize(pvc);
         classResources.set(className, r);
       }
     }
