@@ -1,17 +1,30 @@
 // bench/binding, as issue #3 asks: 1,000 static PV/PVC pairs → binds/s and p50/p99 time to Bound; 1,000 PVCs
 // dynamically provisioned (Immediate) → time until all Bound, p50/p99 per claim. Each component is its own process:
 // `strata apiserver` (SQLite), `strata csi-driver` and `strata controller-manager`; this process only creates objects and
-// watches them. Run: node bench/binding/binding.bench.ts [count]. To profile the components, set
-// BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" (passed to each as NODE_OPTIONS).
-import { writeFileSync } from 'node:fs';
+// watches them. Run: node bench/binding/binding.bench.ts [count] [static,dynamic,wffc]. To profile the components, set
+// BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" (passed to each as NODE_OPTIONS). Each part also prints the p50
+// of each step on the way to Bound, each component's CPU ms per claim and the API requests per claim.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PersistentVolume, PersistentVolumeClaim } from '../../src/api/types.ts';
+import { AnnSelectedNode, AnnStorageProvisioner } from '../../src/api/well-known.ts';
 import { KubeClient, Resources } from '../../src/client/index.ts';
+import type { ApiServerProcess } from '../../test/helpers/processes.ts';
 import { eventually, startApiServerProcess, startStrata, tempDir } from '../../test/helpers/processes.ts';
 import { fmt, machineLine, percentile, inParallel } from '../lib/machine.ts';
 
 const count = Number(process.argv[2] ?? 1000);
+// Which parts to run: static, dynamic (default: both) and wffc: WaitForFirstConsumer claims on BENCH_WFFC_NODES nodes
+// (500, as scheduler scenario 3) whose selected-node this process sets right after creating them, as the scheduler
+// would: the provisioner's share of scenario 3 without the scheduler. With wffc the cluster has those nodes
+// instead of two, so every CreateVolume carries their topologies (as in scenario 3; Immediate claims too).
+const phases = (process.argv[3] ?? 'static,dynamic').split(',');
+const nodeNames = phases.includes('wffc')
+  ? Array.from({ length: Number(process.env.BENCH_WFFC_NODES ?? 500) }, (_, i) => `node-${i}`)
+  : ['n1', 'n2'];
+const zones = ['zone-a', 'zone-b', 'zone-c'];
+const zoneOf = (i: number) => zones[i % (nodeNames.length > 2 ? 3 : 2)]!;
 const concurrency = 32;
 
 const clusterFile = `
@@ -23,38 +36,88 @@ spec:
   zones:
     - {name: zone-a, zonalPool: 4Ti}
     - {name: zone-b, zonalPool: 4Ti}
+    - {name: zone-c, zonalPool: 4Ti}
   nodes:
-    - {name: n1, zone: zone-a}
-    - {name: n2, zone: zone-b}
+${nodeNames.map((name, i) => `    - {name: ${name}, zone: ${zoneOf(i)}}`).join('\n')}
 `;
 
 
-/** Creates `count` claims and measures, from just before each create, how long until the watch sees it Bound. */
-async function measureClaims(client: KubeClient, namespace: string, claim: (name: string) => PersistentVolumeClaim): Promise<string> {
+/** CPU seconds (user + system) a process has used so far, from /proc: comparable across runs on a loaded machine. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** apiserver_request_total by verb, resource, subresource and code (watches left out): the requests a phase cost. */
+async function writeCounts(srv: ApiServerProcess): Promise<Map<string, number>> {
+  const text = (await srv.request('GET', '/metrics')).body;
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    if (labels.verb === 'WATCH') continue;
+    const key = `${labels.verb} ${labels.resource}${labels.subresource ? '/' + labels.subresource : ''} ${labels.code}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(m[2]));
+  }
+  return counts;
+}
+
+/** Runs a phase and prints what it cost: CPU ms per claim of each component, API writes per claim. */
+async function measured<T>(srv: ApiServerProcess, processes: Record<string, number>, run: () => Promise<T>): Promise<[T, string]> {
+  const cpu0 = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const writes0 = await writeCounts(srv);
+  const result = await run();
+  const cpu = Object.entries(processes).map(([name, pid]) => `${name} ${fmt(((cpuSeconds(pid) - cpu0[name]!) * 1000) / count, 2)}`);
+  const writes = [...(await writeCounts(srv))].map(([key, n]) => [key, n - (writes0.get(key) ?? 0)] as const).filter(([, n]) => n > 0);
+  return [result, `    CPU ms/claim: ${cpu.join(', ')}\n    requests/claim: ${writes.map(([key, n]) => `${key} ${fmt(n / count, 2)}`).join(', ')}`];
+}
+
+/** What the watches saw of each claim's way to Bound, in order (the binder's four writes, after provisioning). */
+const milestones = ['claim seen', 'provisioner asked', 'PV names claim', 'PV Bound', 'claim names PV', 'claim Bound'] as const;
+type Milestone = (typeof milestones)[number];
+
+/**
+ * Creates `count` claims and measures, from just before each create, how long until the watch sees it Bound, and the
+ * p50 of each milestone on the way (where claims wait: before the binder's first write, or between its writes).
+ */
+async function measureClaims(
+  client: KubeClient,
+  namespace: string,
+  claim: (name: string) => PersistentVolumeClaim,
+  afterCreate?: (name: string) => Promise<unknown>,
+): Promise<string> {
   const pvcs = client.resource(Resources.pvc);
   const createdAt = new Map<string, number>();
-  const boundAt = new Map<string, number>();
+  const seen = new Map<Milestone, Map<string, number>>(milestones.map((m) => [m, new Map()]));
+  const mark = (milestone: Milestone, name: string) => {
+    const at = seen.get(milestone)!;
+    if (!at.has(name)) at.set(name, performance.now());
+  };
+  const boundAt = seen.get('claim Bound')!;
   const start = (await pvcs.list({ namespace })).metadata.resourceVersion;
   let allBound!: () => void;
   const done = new Promise<void>((r) => (allBound = r));
   const watch = pvcs.watch({ namespace, resourceVersion: start }, (_type, pvc) => {
     const name = pvc.metadata.name!;
+    mark('claim seen', name);
+    if (pvc.metadata.annotations?.[AnnStorageProvisioner]) mark('provisioner asked', name);
+    if (pvc.spec.volumeName) mark('claim names PV', name);
     if (pvc.status?.phase === 'Bound' && !boundAt.has(name)) {
-      boundAt.set(name, performance.now());
+      mark('claim Bound', name);
       if (boundAt.size === count) allBound();
     }
   }, (err) => err && console.error('watch ended:', err.message));
-  // When each claim's PV appeared: splits a dynamic claim's time into provisioning and binding.
-  const volumeAt = new Map<string, number>();
-  const pvWatch = client.resource(Resources.pv).watch({ resourceVersion: start }, (type, pv) => {
+  const pvWatch = client.resource(Resources.pv).watch({ resourceVersion: start }, (_type, pv) => {
     const ref = pv.spec.claimRef;
-    if (type === 'ADDED' && ref?.namespace === namespace && ref.name && !volumeAt.has(ref.name)) volumeAt.set(ref.name, performance.now());
+    if (ref?.namespace !== namespace || !ref.name) return;
+    mark('PV names claim', ref.name);
+    if (pv.status?.phase === 'Bound') mark('PV Bound', ref.name);
   }, () => undefined);
   const t0 = performance.now();
   await inParallel(count, concurrency, async (i) => {
     const name = `claim-${i}`;
     createdAt.set(name, performance.now());
     await pvcs.create(claim(name));
+    await afterCreate?.(name);
   });
   const created = performance.now();
   const timeout = setTimeout(() => allBound(), 120_000);
@@ -63,15 +126,14 @@ async function measureClaims(client: KubeClient, namespace: string, claim: (name
   watch.stop();
   pvWatch.stop();
   const last = Math.max(...boundAt.values());
-  const latencies = [...createdAt].filter(([n]) => boundAt.has(n)).map(([n, t]) => boundAt.get(n)! - t).sort((a, b) => a - b);
+  const sinceCreate = (at: Map<string, number>) => [...at].map(([n, t]) => t - createdAt.get(n)!).sort((a, b) => a - b);
+  const latencies = sinceCreate(boundAt);
   const totalS = (last - t0) / 1000;
-  const provisioning = [...volumeAt].map(([n, t]) => t - createdAt.get(n)!).sort((a, b) => a - b);
   return [
     `${boundAt.size}/${count} Bound in ${fmt(totalS, 2)} s (creates took ${fmt((created - t0) / 1000, 2)} s)`,
     `${fmt(boundAt.size / totalS, 0)} binds/s`,
     `time to Bound p50 ${fmt(percentile(latencies, 50) / 1000, 3)} s, p99 ${fmt(percentile(latencies, 99) / 1000, 3)} s`,
-    ...(provisioning.length ? [`time to PV created p50 ${fmt(percentile(provisioning, 50) / 1000, 3)} s, p99 ${fmt(percentile(provisioning, 99) / 1000, 3)} s`] : []),
-  ].join(', ');
+  ].join(', ') + `\n    p50 since create: ${milestones.filter((m) => seen.get(m)!.size).map((m) => `${m} ${fmt(percentile(sinceCreate(seen.get(m)!), 50) / 1000, 3)} s`).join(', ')}`;
 }
 
 function pvcSpec(name: string, namespace: string, className: string): PersistentVolumeClaim {
@@ -94,35 +156,58 @@ async function main(): Promise<void> {
   const endpoint = `unix://${join(dir, 'csi.sock')}`;
   writeFileSync(join(dir, 'cluster.yaml'), clusterFile);
   const driver = startStrata(['csi-driver', '--endpoint', endpoint, '--mode', 'controller', '--data-dir', join(dir, 'driver'), '--cluster', join(dir, 'cluster.yaml'), '--log-level', 'warn'], { env });
-  const manager = startStrata(['controller-manager', '--kubeconfig', srv.kubeconfig, '--csi-endpoint', endpoint, '--log-level', 'warn'], { env });
+  // BENCH_BINDER_WORKERS compares claim worker counts (default: the controller manager's).
+  const workers = process.env.BENCH_BINDER_WORKERS ? ['--pv-binder-claim-workers', process.env.BENCH_BINDER_WORKERS] : [];
+  const manager = startStrata(['controller-manager', '--kubeconfig', srv.kubeconfig, '--csi-endpoint', endpoint, '--log-level', 'warn', ...workers], { env });
   const client = KubeClient.fromKubeconfig(srv.kubeconfig);
   try {
     await manager.waitFor(/controller manager is running/);
-    for (const node of ['n1', 'n2']) {
-      const zone = node === 'n1' ? 'zone-a' : 'zone-b';
+    await inParallel(nodeNames.length, concurrency, async (i) => {
+      const node = nodeNames[i]!;
+      const zone = zoneOf(i);
       const labels = { 'kubernetes.io/hostname': node, 'topology.kubernetes.io/zone': zone, 'topology.kubernetes.io/region': 'region-1' };
       await client.resource(Resources.nodes).create({ apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels }, spec: {} });
       await client.resource(Resources.csiNodes).create({
         apiVersion: 'storage.k8s.io/v1', kind: 'CSINode', metadata: { name: node },
         spec: { drivers: [{ name: 'csi.strata.io', nodeID: node, topologyKeys: Object.keys(labels) }] },
       });
-    }
-    for (const ns of ['bench-static', 'bench-dynamic']) await client.resource(Resources.namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    });
+    for (const ns of ['bench-static', 'bench-dynamic', 'bench-wffc']) await client.resource(Resources.namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
-    // Static: the PVs exist and are Available before the claims come.
-    const pvs = client.resource(Resources.pv);
-    await inParallel(count, concurrency, (i) => pvs.create({
-      apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `static-${i}` },
-      spec: { storageClassName: 'bench-static', capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/static-${i}` } },
-    } as PersistentVolume));
-    await eventually(async () => (await pvs.list()).items.filter((pv) => pv.status?.phase === 'Available').length === count, { what: 'static PVs Available', timeoutMs: 60_000, intervalMs: 200 });
-    console.log(`static pairs:  ${await measureClaims(client, 'bench-static', (n) => pvcSpec(n, 'bench-static', 'bench-static'))}`);
+    const processes = { apiserver: srv.pid, 'controller-manager': manager.pid, 'csi-driver': driver.pid };
+    if (phases.includes('static')) {
+      // Static: the PVs exist and are Available before the claims come.
+      const pvs = client.resource(Resources.pv);
+      await inParallel(count, concurrency, (i) => pvs.create({
+        apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `static-${i}` },
+        spec: { storageClassName: 'bench-static', capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], hostPath: { path: `/tmp/static-${i}` } },
+      } as PersistentVolume));
+      await eventually(async () => (await pvs.list()).items.filter((pv) => pv.status?.phase === 'Available').length === count, { what: 'static PVs Available', timeoutMs: 60_000, intervalMs: 200 });
+      const [line, cost] = await measured(srv, processes, () => measureClaims(client, 'bench-static', (n) => pvcSpec(n, 'bench-static', 'bench-static')));
+      console.log(`static pairs:  ${line}\n${cost}`);
+    }
 
     await client.resource(Resources.storageClasses).create({
       apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'bench-zonal' },
       provisioner: 'csi.strata.io', parameters: { type: 'zonal' }, reclaimPolicy: 'Delete', volumeBindingMode: 'Immediate',
     });
-    console.log(`dynamic:       ${await measureClaims(client, 'bench-dynamic', (n) => pvcSpec(n, 'bench-dynamic', 'bench-zonal'))}`);
+    if (phases.includes('dynamic')) {
+      const [line, cost] = await measured(srv, processes, () => measureClaims(client, 'bench-dynamic', (n) => pvcSpec(n, 'bench-dynamic', 'bench-zonal')));
+      console.log(`dynamic:       ${line}\n${cost}`);
+    }
+    if (phases.includes('wffc')) {
+      await client.resource(Resources.storageClasses).create({
+        apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'bench-wffc' },
+        provisioner: 'csi.strata.io', parameters: { type: 'zonal' }, reclaimPolicy: 'Delete', volumeBindingMode: 'WaitForFirstConsumer',
+      });
+      const pvcs = client.resource(Resources.pvc);
+      let next = 0;
+      const [line, cost] = await measured(srv, processes, () => measureClaims(
+        client, 'bench-wffc', (n) => pvcSpec(n, 'bench-wffc', 'bench-wffc'),
+        (n) => pvcs.patch(n, { metadata: { annotations: { [AnnSelectedNode]: nodeNames[next++ % nodeNames.length] } } }, 'merge', 'bench-wffc'),
+      ));
+      console.log(`wffc (${nodeNames.length} nodes): ${line}\n${cost}`);
+    }
   } catch (err) {
     console.error(manager.output().slice(-4000));
     throw err;

@@ -29,7 +29,7 @@ describe('controller-manager flags', () => {
     assert.equal(o.csiEndpoint, 'unix:///run/csi.sock');
     assert.equal(o.leaderElect, false);
     assert.equal(o.metricsPort, undefined);
-    assert.equal(o.pvBinderClaimWorkers, 32);
+    assert.equal(o.pvBinderClaimWorkers, 128);
     assert.equal(o.logLevel, 'info');
   });
 

@@ -21,7 +21,7 @@ import { RateLimitingQueue, runWorkers } from '../../client/workqueue.ts';
 import { LatestObjects } from '../../client/latest-objects.ts';
 import { syncStorageCapacity } from './capacity.ts';
 import { ProvisioningError } from './errors.ts';
-import { CsiProvisioner } from './provisioner-logic.ts';
+import { CsiProvisioner, NodeTopologyCache } from './provisioner-logic.ts';
 import type { CsiControllerClient, DriverCapabilities, ProvisionerApi, ProvisionerListers } from './provisioner-logic.ts';
 
 export interface ProvisionerControllerOptions {
@@ -63,6 +63,10 @@ function compileOptions(o: ProvisionerControllerOptions) {
 }
 
 const uidIndex = 'uid';
+const sameLabels = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => {
+  const aKeys = Object.keys(a ?? {});
+  return aKeys.length === Object.keys(b ?? {}).length && aKeys.every((key) => Object.hasOwn(b!, key) && b![key] === a![key]);
+};
 // The capacity controller's managed-by label value when it runs inside external-provisioner.
 const capacityManagedBy = 'external-provisioner';
 // Change-triggered capacity passes are spaced at least this far apart; bursts collapse into one pass.
@@ -99,6 +103,13 @@ export class ProvisionerController {
     claimInformer.addIndexer(uidIndex, (claim) => (claim.metadata.uid ? [claim.metadata.uid] : []));
     // The PVs this controller created, until the informer has them: a claim synced again meanwhile is not provisioned twice.
     const volumes = (this.#volumes = new LatestObjects(volumeInformer));
+    const nodeTopologies = new NodeTopologyCache(() => nodeInformer.list());
+    nodeInformer.onAdd(() => nodeTopologies.invalidate());
+    nodeInformer.onDelete(() => nodeTopologies.invalidate());
+    // Status updates (heartbeats) leave the topologies as they are.
+    nodeInformer.onUpdate((old, cur) => {
+      if (!sameLabels(old.metadata.labels, cur.metadata.labels)) nodeTopologies.invalidate();
+    });
 
     const listers: ProvisionerListers = {
       getClass: (name) => classInformer.get(name),
@@ -106,7 +117,7 @@ export class ProvisionerController {
       getClaim: (namespace, name) => claimInformer.get(`${namespace}/${name}`),
       listClaims: (namespace) => claimInformer.byIndex(NAMESPACE_INDEX, namespace),
       getNode: (name) => nodeInformer.get(name),
-      listNodes: () => nodeInformer.list(),
+      nodeTopologies: (keys) => nodeTopologies.get(keys),
       getCSINode: (name) => csiNodeInformer.get(name),
       listCSINodes: () => csiNodeInformer.list(),
     };

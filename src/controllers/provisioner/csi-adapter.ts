@@ -36,7 +36,7 @@ export function csiControllerClient(csi: CsiClient): CsiControllerClient {
         secrets: {},
         volume_content_source: req.volumeContentSource ? toContentSource(req.volumeContentSource) : null,
         accessibility_requirements: req.accessibilityRequirements
-          ? { requisite: req.accessibilityRequirements.requisite.map(toTopology), preferred: req.accessibilityRequirements.preferred.map(toTopology) }
+          ? { requisite: req.accessibilityRequirements.requisite, preferred: req.accessibilityRequirements.preferred }
           : null,
       });
       return {

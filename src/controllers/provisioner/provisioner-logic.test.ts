@@ -13,6 +13,8 @@ import {
 import { ProvisioningError } from './errors.ts';
 import {
   CsiProvisioner,
+  NodeTopologyCache,
+  aggregateNodeTopologies,
   generateAccessibilityRequirements,
   pvcNameHashAndIndexOffset,
   type CreateVolumeRequest,
@@ -123,7 +125,7 @@ function setup(world: World) {
     getClaim: (ns, name) => api.claims.get(`${ns}/${name}`),
     listClaims: (ns) => [...api.claims.values()].filter((c) => c.metadata.namespace === ns),
     getNode: (name) => world.nodes?.find((n) => n.metadata.name === name),
-    listNodes: () => world.nodes ?? [],
+    nodeTopologies: (keys) => aggregateNodeTopologies(world.nodes ?? [], keys),
     getCSINode: (name) => world.csiNodes?.find((n) => n.metadata.name === name),
     listCSINodes: () => world.csiNodes ?? [],
   };
@@ -369,7 +371,7 @@ describe('deletion of released volumes', () => {
 describe('generateAccessibilityRequirements', () => {
   const listers = (n: Node[], c: CSINode[]): ProvisionerListers => ({
     getClass: () => undefined, getVolume: () => undefined, getClaim: () => undefined, listClaims: () => [],
-    getNode: (name) => n.find((x) => x.metadata.name === name), listNodes: () => n,
+    getNode: (name) => n.find((x) => x.metadata.name === name), nodeTopologies: (keys) => aggregateNodeTopologies(n, keys),
     getCSINode: (name) => c.find((x) => x.metadata.name === name), listCSINodes: () => c,
   });
 
@@ -388,6 +390,31 @@ describe('generateAccessibilityRequirements', () => {
     const second = generateAccessibilityRequirements(listers(nodes, csiNodes), driver, 'data-web-1', undefined, '', false, true)!;
     assert.notDeepEqual(first.preferred[0], second.preferred[0]);
     assert.equal(pvcNameHashAndIndexOffset('data-web-1').hash, pvcNameHashAndIndexOffset('logs-web-1').hash);
+  });
+
+  it('selected node, no strict topology: requisite is every node, preferred starts at the selected node', () => {
+    const r = generateAccessibilityRequirements(listers(nodes, csiNodes), driver, 'p', undefined, 'node-1', false, true)!;
+    assert.deepEqual(r.requisite, [topo('zone-a'), topo('zone-b'), topo('zone-c')]);
+    assert.deepEqual(r.preferred, [topo('zone-b'), topo('zone-c'), topo('zone-a')]);
+  });
+
+  it('NodeTopologyCache aggregates the nodes once per set of keys, until invalidated; requests get their own lists', () => {
+    let lists = 0;
+    let current = nodes;
+    const cache = new NodeTopologyCache(() => (lists++, current));
+    const cached = { ...listers(nodes, csiNodes), nodeTopologies: (keys: string[]) => cache.get(keys) };
+    const first = generateAccessibilityRequirements(cached, driver, 'p', undefined, 'node-1', false, true)!;
+    first.requisite.reverse();
+    first.preferred.pop();
+    const second = generateAccessibilityRequirements(cached, driver, 'p', undefined, 'node-0', false, true)!;
+    assert.equal(lists, 1);
+    const all = [topo('zone-a'), topo('zone-b'), topo('zone-c')];
+    assert.deepEqual(second, { requisite: all, preferred: all });
+    current = nodes.slice(0, 1);
+    assert.equal(generateAccessibilityRequirements(cached, driver, 'p', undefined, 'node-0', false, true)!.requisite.length, 3, 'still cached');
+    cache.invalidate();
+    assert.deepEqual(generateAccessibilityRequirements(cached, driver, 'p', undefined, 'node-0', false, true), { requisite: [topo('zone-a')], preferred: [topo('zone-a')] });
+    assert.equal(lists, 2);
   });
 
   it('no topology keys registered anywhere: no requirements', () => {

@@ -46,7 +46,8 @@ export interface EventRecorder {
 /** Read side: the informer caches (listers) plus the few live reads upstream makes to avoid acting on stale data. */
 export interface BinderListers {
   getVolume(name: string): PersistentVolume | undefined;
-  listVolumes(): PersistentVolume[];
+  /** Volumes to match the claim with: all of them, or any subset on which findBestMatchForClaim answers the same. */
+  volumesForClaim(claim: PersistentVolumeClaim, delayBinding: boolean): PersistentVolume[];
   getClaim(namespace: string, name: string): PersistentVolumeClaim | undefined;
   getClass(name: string): StorageClass | undefined;
   listClasses(): StorageClass[];
@@ -126,7 +127,7 @@ export class PersistentVolumeBinder {
     if (!claim.spec.volumeName) {
       // [Unit test set 1] The user did not ask for a particular volume.
       const delayBinding = this.#isDelayBindingMode(claim);
-      const volume = findBestMatchForClaim(claim, listers.listVolumes(), delayBinding);
+      const volume = findBestMatchForClaim(claim, listers.volumesForClaim(claim, delayBinding), delayBinding);
       if (volume) {
         await this.#bind(volume, claim);
         return;
@@ -347,38 +348,32 @@ export class PersistentVolumeBinder {
     await this.#updateClaimStatus(claim, 'Bound', volume);
   }
 
+  // The writers below decide before cloning whether anything changes: most syncs of a claim are the echoes of its own
+  // writes and change nothing.
   async #bindVolumeToClaim(volume: PersistentVolume, claim: PersistentVolumeClaim): Promise<PersistentVolume> {
-    const updated = clone(volume);
-    let dirty = false;
     const ref = volume.spec.claimRef;
-    if (!ref || ref.name !== claim.metadata.name || ref.namespace !== claim.metadata.namespace || ref.uid !== claim.metadata.uid) {
-      updated.spec.claimRef = claimReference(claim);
-      dirty = true;
-    }
-    if (!isVolumeBoundToClaim(volume, claim) && !hasAnnotation(updated, AnnBoundByController)) {
-      updated.metadata.annotations = { ...updated.metadata.annotations, [AnnBoundByController]: 'yes' };
-      dirty = true;
-    }
-    if (!dirty) return volume;
+    const setClaimRef = !ref || ref.name !== claim.metadata.name || ref.namespace !== claim.metadata.namespace || ref.uid !== claim.metadata.uid;
+    const markBoundByController = !isVolumeBoundToClaim(volume, claim) && !hasAnnotation(volume, AnnBoundByController);
+    if (!setClaimRef && !markBoundByController) return volume;
+    const updated = clone(volume);
+    if (setClaimRef) updated.spec.claimRef = claimReference(claim);
+    if (markBoundByController) updated.metadata.annotations = { ...updated.metadata.annotations, [AnnBoundByController]: 'yes' };
     const stored = await this.#deps.api.updateVolume(updated);
     this.#deps.storeVolume?.(stored);
     return stored;
   }
 
   async #bindClaimToVolume(claim: PersistentVolumeClaim, volume: PersistentVolume): Promise<PersistentVolumeClaim> {
+    const setVolumeName = claim.spec.volumeName !== volume.metadata.name;
+    const markBindCompleted = !hasAnnotation(claim, AnnBindCompleted);
+    if (!setVolumeName && !markBindCompleted) return claim;
     const updated = clone(claim);
-    let dirty = false;
-    if (claim.spec.volumeName !== volume.metadata.name) {
+    if (setVolumeName) {
       updated.spec.volumeName = volume.metadata.name;
       updated.metadata.annotations = { ...updated.metadata.annotations };
       if (!hasAnnotation(updated, AnnBoundByController)) updated.metadata.annotations[AnnBoundByController] = 'yes';
-      dirty = true;
     }
-    if (!hasAnnotation(updated, AnnBindCompleted)) {
-      updated.metadata.annotations = { ...updated.metadata.annotations, [AnnBindCompleted]: 'yes' };
-      dirty = true;
-    }
-    if (!dirty) return claim;
+    if (markBindCompleted) updated.metadata.annotations = { ...updated.metadata.annotations, [AnnBindCompleted]: 'yes' };
     const stored = await this.#deps.api.updateClaim(updated);
     this.#deps.storeClaim?.(stored);
     return stored;
@@ -406,8 +401,7 @@ export class PersistentVolumeBinder {
     phase: 'Pending' | 'Bound' | 'Lost',
     volume: PersistentVolume | undefined,
   ): Promise<PersistentVolumeClaim> {
-    const updated = clone(claim);
-    const status = (updated.status ??= {});
+    const status = { ...claim.status };
     let dirty = false;
     if (claim.status?.phase !== phase) {
       status.phase = phase;
@@ -431,7 +425,7 @@ export class PersistentVolumeBinder {
       }
     }
     if (!dirty) return claim;
-    const stored = await this.#deps.api.updateClaimStatus(updated);
+    const stored = await this.#deps.api.updateClaimStatus(clone({ ...claim, status }));
     this.#deps.storeClaim?.(stored);
     return stored;
   }

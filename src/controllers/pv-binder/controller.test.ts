@@ -1,4 +1,4 @@
-// The PV binder's wiring: its cache (newest version wins, matchable volumes, in-flight volume writes) as unit tests;
+// The PV binder's wiring: its cache (newest version wins, the matching index, in-flight volume writes) as unit tests;
 // then the controllers against the embedded API server — a burst of claims bound by many claim workers never shares a
 // volume, and pvc-protection keeps a deleted claim until the pod using it is gone.
 import assert from 'node:assert/strict';
@@ -6,13 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PersistentVolume, PersistentVolumeClaim, Pod } from '../../api/types.ts';
+import type { PersistentVolume, PersistentVolumeAccessMode, PersistentVolumeClaim, Pod } from '../../api/types.ts';
 import { startApiServer } from '../../apiserver/server.ts';
 import type { RunningApiServer } from '../../apiserver/server.ts';
 import { SharedInformerFactory } from '../../client/informer.ts';
 import type { Logger } from '../../client/logger.ts';
 import { Resources } from '../../client/resources.ts';
 import { KubeClient } from '../../client/rest.ts';
+import { findBestMatchForClaim } from '../../api/volume-matching.ts';
 import { BinderCache, PersistentVolumeController, ProtectionController } from './controller.ts';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -21,6 +22,7 @@ function volume(name: string, resourceVersion: string, claimRef?: { name: string
   return {
     metadata: { name, resourceVersion },
     spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], ...(claimRef ? { claimRef: { namespace: 'default', ...claimRef } } : {}) },
+    status: { phase: 'Available' },
   };
 }
 
@@ -44,22 +46,76 @@ describe('BinderCache', () => {
     assert.equal(cache.storeClaim(claim('c1', '4')), false);
   });
 
-  it('offers for matching every volume except those whose claim names them back', () => {
+  it('offers a claim the volumes whose claimRef names it and, per set of access modes, the smallest unclaimed fit of its class', () => {
     const cache = new BinderCache();
-    cache.storeVolume(volume('free', '1'));
-    cache.storeVolume(volume('prebound', '2', { name: 'waiting' }));
-    cache.storeVolume(volume('bound', '3', { name: 'done', uid: 'uid-done' }));
-    cache.storeClaim(claim('waiting', '4'));
-    cache.storeClaim(claim('done', '5', 'bound'));
-    assert.deepEqual(names(cache.matchableVolumes()), ['free', 'prebound']);
-    // The claim lost its volume name: the volume is matchable again.
-    cache.storeClaim(claim('done', '6'));
-    assert.deepEqual(names(cache.matchableVolumes()), ['bound', 'free', 'prebound']);
-    cache.storeClaim(claim('done', '7', 'bound'));
-    cache.deleteClaim('default/done');
-    assert.deepEqual(names(cache.matchableVolumes()), ['bound', 'free', 'prebound']);
-    cache.deleteVolume('bound');
-    assert.deepEqual(names(cache.matchableVolumes()), ['free', 'prebound']);
+    const sized = (pv: PersistentVolume, storage: string, storageClassName = 'gold', accessModes: PersistentVolumeAccessMode[] = ['ReadWriteOnce']) =>
+      ({ ...pv, spec: { ...pv.spec, capacity: { storage }, storageClassName, accessModes } }) as PersistentVolume;
+    cache.storeVolume(sized(volume('small', '1'), '1Gi'));
+    cache.storeVolume(sized(volume('big', '2'), '5Gi'));
+    cache.storeVolume(sized(volume('medium', '3'), '2Gi'));
+    cache.storeVolume(sized(volume('medium-rwx', '4'), '2Gi', 'gold', ['ReadWriteOnce', 'ReadWriteMany']));
+    cache.storeVolume(sized(volume('other-class', '5'), '2Gi', 'silver'));
+    cache.storeVolume(sized(volume('prebound', '6', { name: 'waiting' }), '1Gi', 'silver'));
+    cache.storeVolume(sized(volume('bound', '7', { name: 'done', uid: 'uid-done' }), '2Gi'));
+    const wants = (name: string, storage: string) =>
+      ({ ...claim(name, '1'), spec: { ...claim(name, '1').spec, storageClassName: 'gold', resources: { requests: { storage } } } }) as PersistentVolumeClaim;
+    assert.deepEqual(names(cache.volumesForClaim(wants('waiting', '2Gi'), false)), ['medium', 'medium-rwx', 'prebound']);
+    assert.deepEqual(names(cache.volumesForClaim(wants('waiting', '2Gi'), true)), ['prebound'], 'delayed binding: only what names the claim');
+    assert.deepEqual(names(cache.volumesForClaim(wants('done', '3Gi'), false)), ['big', 'bound']);
+    // A volume that does not pass the filters is not its group's answer: the next size up is.
+    cache.storeVolume({ ...sized(volume('medium', '8'), '2Gi'), metadata: { name: 'medium', resourceVersion: '8', deletionTimestamp: '2024-01-01T00:00:00Z' } });
+    assert.deepEqual(names(cache.volumesForClaim(wants('other', '2Gi'), false)), ['big', 'medium-rwx']);
+    cache.deleteVolume('big');
+    cache.deleteVolume('medium-rwx');
+    assert.deepEqual(names(cache.volumesForClaim(wants('other', '2Gi'), false)), []);
+    // The claim went away and the volume was unbound: it is unclaimed again.
+    cache.storeVolume(sized(volume('bound', '9'), '2Gi'));
+    assert.deepEqual(names(cache.volumesForClaim(wants('other', '2Gi'), false)), ['bound']);
+  });
+
+  it('findBestMatchForClaim picks from volumesForClaim what it picks from all volumes (random clusters)', () => {
+    let seed = 42;
+    // A 32-bit LCG (Numerical Recipes): repeatable clusters.
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const pick = <T>(values: T[]) => values[random(values.length)]!;
+    const modeSets: PersistentVolumeAccessMode[][] = [['ReadWriteOnce'], ['ReadWriteOnce', 'ReadWriteMany'], ['ReadOnlyMany'], ['ReadWriteMany', 'ReadOnlyMany'], ['ReadWriteOncePod']];
+    // What decides a match up to ties: the volume's size, access modes and whether it was pre-bound to the claim.
+    const signature = (pv: PersistentVolume | undefined, c: PersistentVolumeClaim) =>
+      pv && `${pv.spec.capacity?.storage} ${pv.spec.accessModes} ${pv.spec.claimRef?.name === c.metadata.name}`;
+    let matches = 0;
+    for (let round = 0; round < 40; round++) {
+      const cache = new BinderCache();
+      const all: PersistentVolume[] = [];
+      for (let i = 0; i < 60; i++) {
+        const ref = random(4) === 0 ? { name: `c${random(10)}`, ...(random(2) ? { uid: `uid-c${random(10)}` } : {}) } : undefined;
+        const pv: PersistentVolume = {
+          metadata: { name: `pv${i}`, resourceVersion: '1', labels: { tier: pick(['a', 'b']) }, ...(random(10) === 0 ? { deletionTimestamp: '2024-01-01T00:00:00Z' } : {}) },
+          spec: {
+            capacity: { storage: `${1 + random(4)}Gi` }, accessModes: pick(modeSets), storageClassName: pick(['gold', 'silver']),
+            ...(random(8) === 0 ? { volumeMode: 'Block' } : {}), ...(ref ? { claimRef: { namespace: 'default', ...ref } } : {}),
+          },
+          status: { phase: pick(['Available', 'Available', 'Available', 'Pending', 'Released']) },
+        };
+        all.push(pv);
+        cache.storeVolume(pv);
+      }
+      for (let i = 0; i < 10; i++) {
+        const c = claim(`c${i}`, '1');
+        c.spec.storageClassName = pick(['gold', 'silver']);
+        c.spec.accessModes = pick(modeSets);
+        c.spec.resources = { requests: { storage: `${1 + random(4)}Gi` } };
+        if (random(4) === 0) c.spec.selector = { matchLabels: { tier: 'a' } };
+        for (const delayBinding of [false, true]) {
+          const expected = findBestMatchForClaim(c, all, delayBinding);
+          assert.equal(signature(findBestMatchForClaim(c, cache.volumesForClaim(c, delayBinding), delayBinding), c), signature(expected, c));
+          if (expected) matches++;
+        }
+      }
+    }
+    assert.ok(matches > 100, `the random clusters exercise matching (${matches} matches)`);
   });
 
   it('shows a volume write as made while it is in flight, and forgets it when it fails', async () => {
@@ -69,10 +125,12 @@ describe('BinderCache', () => {
     let fail!: (err: Error) => void;
     const write = cache.writeVolume(claimed, () => new Promise((_resolve, reject) => (fail = reject)));
     assert.equal(cache.getVolume('pv1'), claimed);
-    assert.equal(cache.matchableVolumes()[0], claimed);
+    assert.deepEqual(cache.volumesForClaim(claim('c1', '1'), false), [claimed]);
+    assert.deepEqual(cache.volumesForClaim(claim('c2', '1'), false), [], 'no other claim can take it meanwhile');
     fail(new Error('conflict'));
     await assert.rejects(write, /conflict/);
     assert.equal(cache.getVolume('pv1')?.spec.claimRef, undefined);
+    assert.deepEqual(names(cache.volumesForClaim(claim('c2', '1'), false)), ['pv1']);
     const stored = await cache.writeVolume(claimed, async (pv) => ({ ...pv, metadata: { ...pv.metadata, resourceVersion: '2' } }));
     assert.equal(cache.getVolume('pv1'), stored);
   });

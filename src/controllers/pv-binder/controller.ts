@@ -8,6 +8,7 @@
 // claimed from that moment until the write is answered; so several claim workers are safe, and the API server's
 // resourceVersion check remains the backstop. One claim worker stays the default here; the controller manager runs more.
 import type { PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../api/types.ts';
+import { claimRequestBytes, claimStorageClassName, findBestMatchForClaim, pvStorageClassName, volumeCapacityBytes } from '../../api/volume-matching.ts';
 import { AnnBindCompleted, PVCProtectionFinalizer, PVProtectionFinalizer } from '../../api/well-known.ts';
 import { objectKey } from '../../client/cache.ts';
 import { IndexerError, isConflict, isNotFound } from '../../client/errors.ts';
@@ -67,26 +68,91 @@ const resourceVersion = (obj: { metadata: { resourceVersion?: string } }) => {
   }
 };
 
+/** Unclaimed volumes of one class and one set of access modes, by capacity (ascending), each capacity in arrival order. */
+class CapacityBuckets {
+  readonly #capacities: bigint[] = [];
+  readonly #names = new Map<bigint, Set<string>>();
+
+  add(bytes: bigint, name: string): void {
+    let names = this.#names.get(bytes);
+    if (!names) {
+      this.#names.set(bytes, (names = new Set()));
+      this.#capacities.splice(this.#firstAtLeast(bytes), 0, bytes);
+    }
+    names.add(name);
+  }
+
+  /** False when the last volume is gone. */
+  remove(bytes: bigint, name: string): boolean {
+    const names = this.#names.get(bytes)!;
+    names.delete(name);
+    if (names.size === 0) {
+      this.#names.delete(bytes);
+      this.#capacities.splice(this.#firstAtLeast(bytes), 1);
+    }
+    return this.#capacities.length > 0;
+  }
+
+  /** The names of volumes of at least `bytes`, smallest first. */
+  *atLeast(bytes: bigint): Generator<string> {
+    for (let i = this.#firstAtLeast(bytes); i < this.#capacities.length; i++) yield* this.#names.get(this.#capacities[i]!)!;
+  }
+
+  #firstAtLeast(bytes: bigint): number {
+    let low = 0;
+    let high = this.#capacities.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.#capacities[mid]! < bytes) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}
+
+/** Where a volume is indexed: under the claim its claimRef names, or as unclaimed of a class, access modes and size. */
+type VolumeIndexEntry = { claim: string } | { className: string; modes: string; bytes: bigint };
+
 /**
  * The binder's own caches of volumes and claims (upstream's ctrl.volumes and ctrl.claims): fed by the informers and by
- * the controller's writes, each keeping the newest resourceVersion (storeObjectUpdate). It also keeps the volumes a
- * claim could still be matched with — all but those whose claim names them back in spec.volumeName, which no claim
- * syncing its way to findBestMatchForClaim can take — so matching does not walk every bound volume of the cluster.
+ * the controller's writes, each keeping the newest resourceVersion (storeObjectUpdate).
+ *
+ * It also indexes volumes for matching, so a claim's sync does not walk every volume of the cluster (upstream walks
+ * its access-mode index): findBestMatchForClaim can only return a volume whose claimRef names the claim, or an
+ * unclaimed volume of the claim's class that fits; of the latter, only the smallest fit of each set of access modes
+ * can win. volumesForClaim returns just those, so findBestMatchForClaim gives the same answer on them as on all.
  */
 export class BinderCache {
   readonly #volumes = new Map<string, PersistentVolume>();
   readonly #claims = new Map<string, PersistentVolumeClaim>();
   /** Volume writes in flight, shown as already made (see the top of this file). */
   readonly #writing = new Map<string, PersistentVolume>();
-  readonly #candidates = new Set<string>();
+  readonly #indexed = new Map<string, VolumeIndexEntry>();
+  /** Volume names by the "namespace/name" their claimRef names. */
+  readonly #byClaim = new Map<string, Set<string>>();
+  /** Unclaimed volumes by class, then by their sorted access modes. */
+  readonly #unclaimed = new Map<string, Map<string, CapacityBuckets>>();
 
   getVolume(name: string): PersistentVolume | undefined {
     return this.#writing.get(name) ?? this.#volumes.get(name);
   }
 
-  /** The volumes findBestMatchForClaim may pick from. */
-  matchableVolumes(): PersistentVolume[] {
-    return [...this.#candidates].map((name) => this.getVolume(name)!);
+  /** A subset of the volumes on which findBestMatchForClaim answers as on all of them (see the class comment). */
+  volumesForClaim(claim: PersistentVolumeClaim, delayBinding: boolean): PersistentVolume[] {
+    const candidates = [...(this.#byClaim.get(objectKey(claim)) ?? [])].map((name) => this.getVolume(name)!);
+    // With delayed binding the PV controller only completes bindings the scheduler (or a user) started.
+    if (delayBinding) return candidates;
+    const requested = claimRequestBytes(claim);
+    for (const buckets of this.#unclaimed.get(claimStorageClassName(claim))?.values() ?? []) {
+      for (const name of buckets.atLeast(requested)) {
+        const volume = this.getVolume(name)!;
+        if (findBestMatchForClaim(claim, [volume], false)) {
+          candidates.push(volume);
+          break;
+        }
+      }
+    }
+    return candidates;
   }
 
   getClaim(key: string): PersistentVolumeClaim | undefined {
@@ -99,13 +165,13 @@ export class BinderCache {
     const old = this.#volumes.get(name);
     if (old && resourceVersion(old) > resourceVersion(pv)) return false;
     this.#volumes.set(name, pv);
-    this.#updateCandidate(name);
+    this.#reindex(name);
     return true;
   }
 
   deleteVolume(name: string): void {
     this.#volumes.delete(name);
-    this.#updateCandidate(name);
+    this.#reindex(name);
   }
 
   storeClaim(claim: PersistentVolumeClaim): boolean {
@@ -113,36 +179,63 @@ export class BinderCache {
     const old = this.#claims.get(key);
     if (old && resourceVersion(old) > resourceVersion(claim)) return false;
     this.#claims.set(key, claim);
-    if (old?.spec.volumeName) this.#updateCandidate(old.spec.volumeName);
-    if (claim.spec.volumeName) this.#updateCandidate(claim.spec.volumeName);
     return true;
   }
 
   deleteClaim(key: string): void {
-    const old = this.#claims.get(key);
     this.#claims.delete(key);
-    if (old?.spec.volumeName) this.#updateCandidate(old.spec.volumeName);
   }
 
   /** Runs a volume write with the volume shown as written until the API server answers. */
   async writeVolume(pv: PersistentVolume, write: (pv: PersistentVolume) => Promise<PersistentVolume>): Promise<PersistentVolume> {
     const name = pv.metadata.name ?? '';
     this.#writing.set(name, pv);
+    this.#reindex(name);
     try {
       const stored = await write(pv);
       this.storeVolume(stored);
       return stored;
     } finally {
-      if (this.#writing.get(name) === pv) this.#writing.delete(name);
+      if (this.#writing.get(name) === pv) {
+        this.#writing.delete(name);
+        this.#reindex(name);
+      }
     }
   }
 
-  #updateCandidate(name: string): void {
-    const pv = this.#volumes.get(name);
-    const ref = pv?.spec.claimRef;
-    const takenForGood = ref !== undefined && this.#claims.get(claimKeyOf(ref.namespace ?? '', ref.name ?? ''))?.spec.volumeName === name;
-    if (pv && !takenForGood) this.#candidates.add(name);
-    else this.#candidates.delete(name);
+  /** Moves the volume to where its current version (in flight or stored) belongs in the matching index. */
+  #reindex(name: string): void {
+    const old = this.#indexed.get(name);
+    if (old && 'claim' in old) {
+      const names = this.#byClaim.get(old.claim)!;
+      names.delete(name);
+      if (names.size === 0) this.#byClaim.delete(old.claim);
+    } else if (old) {
+      const groups = this.#unclaimed.get(old.className)!;
+      if (!groups.get(old.modes)!.remove(old.bytes, name)) {
+        groups.delete(old.modes);
+        if (groups.size === 0) this.#unclaimed.delete(old.className);
+      }
+    }
+    this.#indexed.delete(name);
+    const pv = this.getVolume(name);
+    if (!pv) return;
+    const ref = pv.spec.claimRef;
+    if (ref) {
+      const claim = claimKeyOf(ref.namespace ?? '', ref.name ?? '');
+      let names = this.#byClaim.get(claim);
+      if (!names) this.#byClaim.set(claim, (names = new Set()));
+      names.add(name);
+      this.#indexed.set(name, { claim });
+      return;
+    }
+    const entry = { className: pvStorageClassName(pv), modes: [...new Set(pv.spec.accessModes)].sort().join(','), bytes: volumeCapacityBytes(pv) };
+    let groups = this.#unclaimed.get(entry.className);
+    if (!groups) this.#unclaimed.set(entry.className, (groups = new Map()));
+    let buckets = groups.get(entry.modes);
+    if (!buckets) groups.set(entry.modes, (buckets = new CapacityBuckets()));
+    buckets.add(entry.bytes, name);
+    this.#indexed.set(name, entry);
   }
 }
 
@@ -176,7 +269,7 @@ export class PersistentVolumeController {
 
     const listers: BinderListers = {
       getVolume: (name) => cache.getVolume(name),
-      listVolumes: () => cache.matchableVolumes(),
+      volumesForClaim: (claim, delayBinding) => cache.volumesForClaim(claim, delayBinding),
       getClaim: (namespace, name) => cache.getClaim(claimKeyOf(namespace, name)),
       getClass: (name) => classInformer.get(name),
       listClasses: () => classInformer.list(),

@@ -197,7 +197,7 @@ export class FakeCluster implements BinderApi, EventRecorder {
     return {
       listers: {
         getVolume: (name) => structuredClone(this.volumes.get(name)),
-        listVolumes: () => [...this.volumes.values()].map((pv) => structuredClone(pv)),
+        volumesForClaim: () => [...this.volumes.values()].map((pv) => structuredClone(pv)),
         getClaim: (namespace, name) => {
           const key = `${namespace}/${name}`;
           return this.cacheMissingClaims.has(key) ? undefined : structuredClone(this.claims.get(key));
