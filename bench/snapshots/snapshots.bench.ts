@@ -5,13 +5,13 @@
 // Run: node bench/snapshots/snapshots.bench.ts [pvcs] [snapshotsPerPvc]
 // Profile: BENCH_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" (NODE_OPTIONS of the `strata up` process), then
 // node bench/snapshots/profile-summary.ts DIR/*.cpuprofile
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { PersistentVolumeClaim, VolumeSnapshot, VolumeSnapshotContent } from '../../src/api/types.ts';
 import { KubeClient, Resources } from '../../src/client/index.ts';
-import { eventually, startStrata, tempDir } from '../../test/helpers/processes.ts';
+import { eventually, kubectlSync, startStrata, tempDir } from '../../test/helpers/processes.ts';
 import { fmt, machineLine, percentile, inParallel } from '../lib/machine.ts';
 
 const pvcCount = Number(process.argv[2] ?? 100);
@@ -36,6 +36,33 @@ spec:
 
 
 const seconds = (ms: number) => `${fmt(ms / 1000, 2)} s`;
+
+// CPU seconds (user + system) the process has used: on a shared machine a steadier figure than wall-clock time.
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+}
+
+// The API server's apiserver_request_total counters, keyed "VERB resource[/subresource] code".
+function requestCounts(kubeconfig: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  const { stdout } = kubectlSync(kubeconfig, ['get', '--raw', '/metrics']);
+  for (const m of stdout.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)) {
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    counts.set(`${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''} ${labels.code}`, Number(m[2]));
+  }
+  return counts;
+}
+
+// Requests of one phase per snapshot, by verb, resource and code (conflicts show as 409), largest first.
+function requestBreakdown(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([k, n]) => [k, n - (before.get(k) ?? 0)] as const)
+    .filter(([k, n]) => n > 0 && !k.startsWith('WATCH'))
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${fmt(n / total, 2)}`)
+    .join(', ');
+}
 
 async function main(): Promise<void> {
   console.log(machineLine());
@@ -100,6 +127,8 @@ async function main(): Promise<void> {
       }
     }, () => undefined);
 
+    const requestsBefore = requestCounts(kubeconfig);
+    const cpuBefore = cpuSeconds(up.pid);
     const t0 = performance.now();
     await inParallel(total, concurrency, async (i) => {
       const name = `snap-${Math.floor(i / perPvc)}-${i % perPvc}`;
@@ -125,10 +154,19 @@ async function main(): Promise<void> {
         `${backendCount} backend snapshots; ${afterCreate - BigInt(start ?? '0')} API writes (${fmt(Number(afterCreate - BigInt(start ?? '0')) / total, 1)} per snapshot, events included)`,
     );
 
+    const requestsAfterCreate = requestCounts(kubeconfig);
+    const cpuAfterCreate = cpuSeconds(up.pid);
+    console.log(`create: strata CPU ${fmt(cpuAfterCreate - cpuBefore, 2)} s (${fmt(((cpuAfterCreate - cpuBefore) * 1000) / total, 2)} ms per snapshot)`);
+    console.log(`create requests per snapshot: ${requestBreakdown(requestsBefore, requestsAfterCreate)}`);
+
     // ---- delete
     const names = [...createdAt.keys()];
+    const deleteCalledAt = new Map<string, number>();
     const d0 = performance.now();
-    await inParallel(total, concurrency, (i) => snapshots.delete(names[i]!, namespace));
+    await inParallel(total, concurrency, (i) => {
+      deleteCalledAt.set(names[i]!, performance.now());
+      return snapshots.delete(names[i]!, namespace);
+    });
     const deletesDone = performance.now();
     const deleteTimeout = setTimeout(allGone, 300_000);
     await deleted;
@@ -140,12 +178,17 @@ async function main(): Promise<void> {
     const backendGone = performance.now();
     const afterDelete = await revision();
     const lastVs = Math.max(...goneAt.values());
+    const deleteLatencies = [...deleteCalledAt].filter(([n]) => goneAt.has(n)).map(([n, t]) => goneAt.get(n)! - t).sort((a, b) => a - b);
     const lastContent = Math.max(...contentGoneAt.values());
     console.log(
       `delete: ${goneAt.size}/${total} snapshots and ${contentGoneAt.size} contents gone from the API in ${seconds(Math.max(lastVs, lastContent) - d0)}, ` +
         `backend empty after ${seconds(backendGone - d0)} (target < 10 s; delete calls took ${seconds(deletesDone - d0)}), ` +
+        `per snapshot p50 ${seconds(percentile(deleteLatencies, 50))}, p99 ${seconds(percentile(deleteLatencies, 99))}; ` +
         `${afterDelete - afterCreate} API writes (${fmt(Number(afterDelete - afterCreate) / total, 1)} per snapshot)`,
     );
+    const cpuAfterDelete = cpuSeconds(up.pid);
+    console.log(`delete: strata CPU ${fmt(cpuAfterDelete - cpuAfterCreate, 2)} s (${fmt(((cpuAfterDelete - cpuAfterCreate) * 1000) / total, 2)} ms per snapshot)`);
+    console.log(`delete requests per snapshot: ${requestBreakdown(requestsAfterCreate, requestCounts(kubeconfig))}`);
     watch.stop();
     contentWatch.stop();
   } catch (err) {

@@ -137,7 +137,8 @@ export type ControllerCapabilityName =
   | 'VOLUME_CONDITION'
   | 'GET_VOLUME'
   | 'SINGLE_NODE_MULTI_WRITER'
-  | 'MODIFY_VOLUME';
+  | 'MODIFY_VOLUME'
+  | 'GET_SNAPSHOT';
 export interface ControllerGetCapabilitiesResponse {
   capabilities: Array<{ rpc: { type: ControllerCapabilityName } }>;
 }
@@ -164,6 +165,13 @@ export interface ListSnapshotsRequest {
 export interface ListSnapshotsResponse {
   entries: Array<{ snapshot: Snapshot }>;
   next_token: string;
+}
+export interface GetSnapshotRequest {
+  snapshot_id?: string;
+  secrets?: StringMap;
+}
+export interface GetSnapshotResponse {
+  snapshot: Snapshot;
 }
 export interface ControllerExpandVolumeRequest {
   volume_id?: string;
@@ -245,6 +253,7 @@ export interface ControllerRpcs {
   CreateSnapshot: [CreateSnapshotRequest, CreateSnapshotResponse];
   DeleteSnapshot: [DeleteSnapshotRequest, Empty];
   ListSnapshots: [ListSnapshotsRequest, ListSnapshotsResponse];
+  GetSnapshot: [GetSnapshotRequest, GetSnapshotResponse];
   ControllerExpandVolume: [ControllerExpandVolumeRequest, ControllerExpandVolumeResponse];
   ControllerGetVolume: [{ volume_id?: string }, ControllerGetVolumeResponse];
   ControllerModifyVolume: [OpaqueMessage, OpaqueMessage];

@@ -52,7 +52,7 @@ describe('Identity Service', () => {
 describe('Controller Service', () => {
   test('ControllerGetCapabilities', async () => {
     const types = (await driver.client.controllerGetCapabilities()).capabilities.map((c) => c.rpc.type);
-    for (const t of ['CREATE_DELETE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'EXPAND_VOLUME', 'GET_VOLUME']) {
+    for (const t of ['CREATE_DELETE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'GET_SNAPSHOT', 'CLONE_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'EXPAND_VOLUME', 'GET_VOLUME']) {
       assert.ok(types.includes(t as never), t);
     }
   });

@@ -1,7 +1,7 @@
 // CSI Controller service: volumes and snapshots in the pools of the cluster file. Every record is written before the
 // data it describes and marked ready after, so a crash leaves nothing reported as existing and a retry with the same
 // name finishes the job.
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import type { ClusterSpec } from '../api/cluster.ts';
 import type {
   CapacityRange,
@@ -9,6 +9,8 @@ import type {
   ControllerRpcs,
   CreateSnapshotRequest,
   CreateVolumeRequest,
+  GetSnapshotRequest,
+  GetSnapshotResponse,
   ServiceImpl,
   Snapshot,
   TopologyRequirement,
@@ -28,10 +30,11 @@ import {
   newSnapshotId,
   newVolumeId,
   publishTree,
+  removeTree,
   VolumeFreezes,
 } from './files.ts';
 import type { DriverStore, PoolKind, SnapshotRecord, VolumeRecord } from './store.ts';
-import { type Pool, poolKey, poolMatchesSegment, poolsOf, poolTopology } from './topology.ts';
+import { type Pool, poolKey, poolMatcher, poolsOf, poolTopology } from './topology.ts';
 
 export const DefaultVolumeSize = 1n << 30n;
 // The CSI spec's general size limit for strings.
@@ -45,6 +48,7 @@ const controllerCapabilities: ControllerCapabilityName[] = [
   'CREATE_DELETE_VOLUME',
   'CREATE_DELETE_SNAPSHOT',
   'LIST_SNAPSHOTS',
+  'GET_SNAPSHOT',
   'CLONE_VOLUME',
   'LIST_VOLUMES',
   'GET_CAPACITY',
@@ -184,9 +188,10 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
     if (size > largest) throw outOfRange(`requested ${size} bytes, more than the largest ${kind} pool holds (${largest} bytes)`);
     const requisite = req?.requisite ?? [];
     const preferred = req?.preferred ?? [];
-    const matching = (segments: Record<string, string>) => pools.filter((p) => poolMatchesSegment(this.cluster, p, segments));
-    const allowed = requisite.length > 0 ? new Set(requisite.flatMap((t) => matching(t.segments))) : new Set(pools);
-    const ordered = [...preferred.flatMap((t) => matching(t.segments)), ...requisite.flatMap((t) => matching(t.segments)), ...(requisite.length > 0 ? [] : pools)];
+    const matching = poolMatcher(this.cluster, pools);
+    const requisitePools = requisite.flatMap((t) => matching(t.segments));
+    const allowed = requisite.length > 0 ? new Set(requisitePools) : new Set(pools);
+    const ordered = [...preferred.flatMap((t) => matching(t.segments)), ...requisitePools, ...(requisite.length > 0 ? [] : pools)];
     const candidates = [...new Set(ordered)].filter((p) => allowed.has(p));
     if (candidates.length === 0) throw resourceExhausted(`no ${kind} pool is accessible from the requested topology`);
     const chosen = candidates.find((p) => this.free(p) >= size);
@@ -260,7 +265,7 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
   // Builds the volume's directory in scratch space (empty, restored or cloned) and moves it into place.
   private async populate(rec: VolumeRecord): Promise<void> {
     const scratch = this.dirs.scratchPath(rec.id);
-    await rm(scratch, { recursive: true, force: true });
+    await removeTree(scratch);
     if (rec.sourceType === 'snapshot') {
       const snap = this.store.snapshotById(rec.sourceId!);
       if (!snap || snap.state !== 'ready') throw notFound(`source snapshot ${JSON.stringify(rec.sourceId)} does not exist`);
@@ -301,8 +306,8 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
       if (published.length > 0) throw failedPrecondition(`volume ${rec.id} is still published at ${published.map((p) => p.targetPath).join(', ')}`);
       this.store.setVolumeState(rec.id, 'deleting');
       crashPoint('delete-volume:after-mark');
-      await rm(this.dirs.scratchPath(rec.id), { recursive: true, force: true });
-      await rm(this.dirs.volumePath(rec.id), { recursive: true, force: true });
+      await removeTree(this.dirs.scratchPath(rec.id));
+      await removeTree(this.dirs.volumePath(rec.id));
       this.store.deleteVolume(rec.id);
       return {};
     });
@@ -348,7 +353,8 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
   async GetCapacity(req: { parameters?: Record<string, string>; accessible_topology?: { segments: Record<string, string> } | null }) {
     const kind = poolKindOf(req.parameters);
     const segments = req.accessible_topology?.segments;
-    const pools = poolsOf(this.cluster, kind).filter((p) => !segments || poolMatchesSegment(this.cluster, p, segments));
+    const all = poolsOf(this.cluster, kind);
+    const pools = segments ? poolMatcher(this.cluster, all)(segments) : all;
     const frees = pools.map((p) => (this.free(p) > 0n ? this.free(p) : 0n));
     const total = frees.reduce((a, b) => a + b, 0n);
     const largest = frees.reduce((a, b) => (b > a ? b : a), 0n);
@@ -410,7 +416,7 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
         crashPoint('create-snapshot:after-record');
       }
       const scratch = this.dirs.scratchPath(rec.id);
-      await rm(scratch, { recursive: true, force: true });
+      await removeTree(scratch);
       const instant = await this.pointInTimeCopy(source, scratch);
       await publishTree(scratch, this.dirs.snapshotPath(rec.id));
       crashPoint('create-snapshot:after-data');
@@ -425,18 +431,31 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
     if (!rec) return {};
     return this.exclusive(`snapshot ${rec.name}`, async () => {
       this.store.setSnapshotState(rec.id, 'deleting');
-      await rm(this.dirs.scratchPath(rec.id), { recursive: true, force: true });
-      await rm(this.dirs.snapshotPath(rec.id), { recursive: true, force: true });
+      await removeTree(this.dirs.scratchPath(rec.id));
+      await removeTree(this.dirs.snapshotPath(rec.id));
       this.store.deleteSnapshot(rec.id);
       return {};
     });
   }
 
+  // The snapshot as ListSnapshots reports it; creating and deleting ones are not listed.
+  private readySnapshot(id: string): SnapshotRecord | undefined {
+    const rec = isSnapshotId(id) ? this.store.snapshotById(id) : undefined;
+    return rec?.state === 'ready' ? rec : undefined;
+  }
+
+  async GetSnapshot(req: GetSnapshotRequest): Promise<GetSnapshotResponse> {
+    if (!req.snapshot_id) throw invalidArgument('Snapshot ID missing in request');
+    const rec = this.readySnapshot(req.snapshot_id);
+    if (!rec) throw notFound(`snapshot ${JSON.stringify(req.snapshot_id)} does not exist`);
+    return { snapshot: this.snapshotResponse(rec) };
+  }
+
   async ListSnapshots(req: { max_entries?: number; starting_token?: string; source_volume_id?: string; snapshot_id?: string }) {
     const { after, limit } = paginationStart(req.starting_token, req.max_entries);
     if (req.snapshot_id) {
-      const rec = isSnapshotId(req.snapshot_id) ? this.store.snapshotById(req.snapshot_id) : undefined;
-      const match = rec && rec.state === 'ready' && (!req.source_volume_id || rec.sourceVolumeId === req.source_volume_id);
+      const rec = this.readySnapshot(req.snapshot_id);
+      const match = rec && (!req.source_volume_id || rec.sourceVolumeId === req.source_volume_id);
       return { entries: match ? [{ snapshot: this.snapshotResponse(rec) }] : [], next_token: '' };
     }
     const page = this.store.readySnapshots({

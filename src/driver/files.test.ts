@@ -2,9 +2,11 @@
 // stopped until the last copy ends.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { VolumeFreezes } from './files.ts';
+import { exists, publishTree, removeTree, VolumeFreezes } from './files.ts';
 
 async function state(pid: number): Promise<string> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -45,5 +47,46 @@ test('overlapping holds on one volume share one freeze; the writer resumes after
     assert.equal(scans, 2);
   } finally {
     writer.kill('SIGKILL');
+  }
+});
+
+test('publishTree moves the tree into place over nothing, an empty dir, a crashed attempt\'s tree or a file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-publish-'));
+  try {
+    const leftovers: Record<string, (dest: string) => Promise<void>> = {
+      nothing: async () => {},
+      'an empty dir': (dest) => mkdir(dest).then(() => undefined),
+      'a half-made tree': async (dest) => {
+        await mkdir(join(dest, 'sub'), { recursive: true });
+        await writeFile(join(dest, 'sub', 'stale'), 'x');
+      },
+      'a file': (dest) => writeFile(dest, 'x'),
+    };
+    for (const [what, leave] of Object.entries(leftovers)) {
+      const scratch = join(dir, 'scratch');
+      const dest = join(dir, what.replaceAll(' ', '-'));
+      await mkdir(scratch);
+      await writeFile(join(scratch, 'data'), what);
+      await leave(dest);
+      await publishTree(scratch, dest);
+      assert.deepEqual(await readdir(dest), ['data'], what);
+      assert.equal(await readFile(join(dest, 'data'), 'utf8'), what);
+      assert.equal(await exists(scratch), false, what);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('removeTree removes a tree and accepts a missing path', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-remove-'));
+  try {
+    await mkdir(join(dir, 'tree', 'sub'), { recursive: true });
+    await writeFile(join(dir, 'tree', 'sub', 'f'), 'x');
+    await removeTree(join(dir, 'tree'));
+    assert.equal(await exists(join(dir, 'tree')), false);
+    await removeTree(join(dir, 'missing'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

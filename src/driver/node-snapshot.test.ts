@@ -139,6 +139,28 @@ describe('Snapshots', () => {
     assert.equal((await driver.client.listSnapshots({ snapshot_id: ids[0] })).entries.length, 0);
   });
 
+  test('GetSnapshot: should fail when no snapshot id is provided', async () => {
+    await rejects(driver.client.getSnapshot({}), status.INVALID_ARGUMENT);
+  });
+
+  test('GetSnapshot: should fail when an invalid snapshot id is used', async () => {
+    await rejects(driver.client.getSnapshot({ snapshot_id: 'snap-00000000-0000-4000-8000-000000000000' }), status.NOT_FOUND);
+    await rejects(driver.client.getSnapshot({ snapshot_id: '../../etc' }), status.NOT_FOUND);
+  });
+
+  test('GetSnapshot: should return the snapshot ListSnapshots returns for its id, and NOT_FOUND once deleted', async () => {
+    const v = await volume('get-src');
+    const created = (await driver.client.createSnapshot({ name: 'get-1', source_volume_id: v.volume_id })).snapshot;
+    const got = await driver.client.getSnapshot({ snapshot_id: created.snapshot_id });
+    const listed = await driver.client.listSnapshots({ snapshot_id: created.snapshot_id });
+    assert.deepEqual(got.snapshot, listed.entries[0].snapshot);
+    assert.deepEqual(got.snapshot, created);
+    assert.equal(got.snapshot.source_volume_id, v.volume_id);
+    assert.equal(got.snapshot.ready_to_use, true);
+    await driver.client.deleteSnapshot({ snapshot_id: created.snapshot_id });
+    await rejects(driver.client.getSnapshot({ snapshot_id: created.snapshot_id }), status.NOT_FOUND);
+  });
+
   test('restore from a snapshot into another zone and onto a node, and clone a volume, with size checks', async () => {
     const src = await volume('restore-src', { accessibility_requirements: { requisite: [{ segments: { 'topology.kubernetes.io/zone': 'zone-a' } }] } });
     const target = join(dir, 'pods', 'writer', 'vol');

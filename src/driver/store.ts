@@ -6,7 +6,7 @@
 // and snapshot files themselves, which are not fsynced either.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 export type PoolKind = 'zonal' | 'local';
 export type RecordState = 'creating' | 'ready' | 'deleting';
@@ -74,6 +74,8 @@ function snapshotOf(r: Row): SnapshotRecord {
 
 export class DriverStore {
   private readonly db: DatabaseSync;
+  // Compiled once: preparing a statement costs more than running these one-row queries.
+  private readonly statements = new Map<string, StatementSync>();
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -113,10 +115,18 @@ export class DriverStore {
     }
   }
 
+  private statement(sql: string): StatementSync {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      stmt.setReadBigInts(true);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   private rows(sql: string, ...params: Array<string | number | bigint | null>): Row[] {
-    const stmt = this.db.prepare(sql);
-    stmt.setReadBigInts(true);
-    return stmt.all(...params) as Row[];
+    return this.statement(sql).all(...params) as Row[];
   }
 
   volumeById(id: string): VolumeRecord | undefined {
@@ -137,18 +147,17 @@ export class DriverStore {
     return BigInt(r.total as bigint);
   }
   insertVolume(v: Omit<VolumeRecord, 'seq'>): void {
-    this.db
-      .prepare('INSERT INTO volumes (id, name, state, kind, zone, node, capacity, parameters, source_type, source_id) VALUES (?,?,?,?,?,?,?,?,?,?)')
+    this.statement('INSERT INTO volumes (id, name, state, kind, zone, node, capacity, parameters, source_type, source_id) VALUES (?,?,?,?,?,?,?,?,?,?)')
       .run(v.id, v.name, v.state, v.kind, v.zone, v.node, v.capacity, JSON.stringify(v.parameters), v.sourceType, v.sourceId);
   }
   setVolumeState(id: string, state: RecordState): void {
-    this.db.prepare('UPDATE volumes SET state = ? WHERE id = ?').run(state, id);
+    this.statement('UPDATE volumes SET state = ? WHERE id = ?').run(state, id);
   }
   setVolumeCapacity(id: string, capacity: bigint): void {
-    this.db.prepare('UPDATE volumes SET capacity = ? WHERE id = ?').run(capacity, id);
+    this.statement('UPDATE volumes SET capacity = ? WHERE id = ?').run(capacity, id);
   }
   deleteVolume(id: string): void {
-    this.db.prepare('DELETE FROM volumes WHERE id = ?').run(id);
+    this.statement('DELETE FROM volumes WHERE id = ?').run(id);
   }
 
   snapshotById(id: string): SnapshotRecord | undefined {
@@ -166,18 +175,17 @@ export class DriverStore {
     return this.rows(sql, ...params).map(snapshotOf);
   }
   insertSnapshot(s: Omit<SnapshotRecord, 'seq'>): void {
-    this.db
-      .prepare('INSERT INTO snapshots (id, name, state, source_volume_id, size, creation_time_ms) VALUES (?,?,?,?,?,?)')
+    this.statement('INSERT INTO snapshots (id, name, state, source_volume_id, size, creation_time_ms) VALUES (?,?,?,?,?,?)')
       .run(s.id, s.name, s.state, s.sourceVolumeId, s.size, s.creationTimeMs);
   }
   markSnapshotReady(id: string, creationTimeMs: number): void {
-    this.db.prepare("UPDATE snapshots SET state = 'ready', creation_time_ms = ? WHERE id = ?").run(creationTimeMs, id);
+    this.statement("UPDATE snapshots SET state = 'ready', creation_time_ms = ? WHERE id = ?").run(creationTimeMs, id);
   }
   setSnapshotState(id: string, state: RecordState): void {
-    this.db.prepare('UPDATE snapshots SET state = ? WHERE id = ?').run(state, id);
+    this.statement('UPDATE snapshots SET state = ? WHERE id = ?').run(state, id);
   }
   deleteSnapshot(id: string): void {
-    this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
+    this.statement('DELETE FROM snapshots WHERE id = ?').run(id);
   }
 
   publications(volumeId: string): PublicationRecord[] {
@@ -193,11 +201,10 @@ export class DriverStore {
     return r && { volumeId: String(r.volume_id), targetPath: String(r.target_path), node: String(r.node), readonly: Number(r.readonly) === 1 };
   }
   addPublication(p: PublicationRecord): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO publications (volume_id, target_path, node, readonly) VALUES (?,?,?,?)')
+    this.statement('INSERT OR REPLACE INTO publications (volume_id, target_path, node, readonly) VALUES (?,?,?,?)')
       .run(p.volumeId, p.targetPath, p.node, p.readonly ? 1 : 0);
   }
   removePublication(volumeId: string, targetPath: string): void {
-    this.db.prepare('DELETE FROM publications WHERE volume_id = ? AND target_path = ?').run(volumeId, targetPath);
+    this.statement('DELETE FROM publications WHERE volume_id = ? AND target_path = ?').run(volumeId, targetPath);
   }
 }

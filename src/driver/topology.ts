@@ -43,8 +43,8 @@ export function poolTopology(cluster: ClusterSpec, pool: { zone: string; node: s
 }
 
 // Whether a volume in the pool is reachable from somewhere inside the segment. A segment naming a key the driver does
-// not know matches nothing.
-export function poolMatchesSegment(cluster: ClusterSpec, pool: Pool, segments: Record<string, string>): boolean {
+// not know matches nothing. zoneOfNode answers for the cluster's nodes (see poolMatcher for the indexed form).
+export function poolMatchesSegment(cluster: ClusterSpec, pool: Pool, segments: Record<string, string>, zoneOfNode = nodeZones(cluster)): boolean {
   for (const [rawKey, value] of Object.entries(segments)) {
     const k = keyAliases[rawKey] ?? rawKey;
     if (k === RegionKey) {
@@ -52,11 +52,52 @@ export function poolMatchesSegment(cluster: ClusterSpec, pool: Pool, segments: R
     } else if (k === ZoneKey) {
       if (value !== pool.zone) return false;
     } else if (k === HostnameKey) {
-      const node = cluster.nodes.find((n) => n.name === value);
-      if (!node || node.zone !== pool.zone || (pool.node !== null && pool.node !== value)) return false;
+      if (zoneOfNode.get(value) !== pool.zone || (pool.node !== null && pool.node !== value)) return false;
     } else return false;
   }
   return true;
+}
+
+function nodeZones(cluster: ClusterSpec): Map<string, string> {
+  return new Map(cluster.nodes.map((n) => [n.name, n.zone]));
+}
+
+/**
+ * The pools reachable from each segment, for one placement. A provisioner that is not strict about topology sends
+ * every node's segment as requisite, so the pools are indexed by node and by zone and each distinct segment is
+ * matched once: linear in segments, not segments × pools × nodes.
+ */
+export function poolMatcher(cluster: ClusterSpec, pools: Pool[]): (segments: Record<string, string>) => Pool[] {
+  const zoneOfNode = nodeZones(cluster);
+  const byKey = new Map<string, Pool[]>();
+  for (const p of pools) {
+    for (const key of [`zone\0${p.zone}`, ...(p.node !== null ? [`node\0${p.node}`] : [])]) {
+      const list = byKey.get(key);
+      if (list) list.push(p);
+      else byKey.set(key, [p]);
+    }
+  }
+  const memo = new Map<string, Pool[]>();
+  return (segments) => {
+    const memoKey = JSON.stringify(segments);
+    let found = memo.get(memoKey);
+    if (found) return found;
+    let host: string | undefined;
+    let zone: string | undefined;
+    for (const [rawKey, value] of Object.entries(segments)) {
+      const k = keyAliases[rawKey] ?? rawKey;
+      if (k === HostnameKey) host = value;
+      else if (k === ZoneKey) zone = value;
+    }
+    // A hostname narrows to that node's local pool or its zone's pools; a zone to that zone's pools.
+    const hostZone = host !== undefined ? zoneOfNode.get(host) : undefined;
+    const narrowed = host !== undefined
+      ? [...(byKey.get(`node\0${host}`) ?? []), ...(hostZone !== undefined ? (byKey.get(`zone\0${hostZone}`) ?? []).filter((p) => p.node === null) : [])]
+      : zone !== undefined ? (byKey.get(`zone\0${zone}`) ?? []) : pools;
+    found = narrowed.filter((p) => poolMatchesSegment(cluster, p, segments, zoneOfNode));
+    memo.set(memoKey, found);
+    return found;
+  };
 }
 
 // Whether a node can reach a volume placed in the pool.

@@ -797,3 +797,34 @@ describe('snapshot lifecycle across syncs', () => {
     assert.equal(mockDriverName, content.spec.driver);
   });
 });
+
+describe('concurrent syncs of snapshots of one claim', () => {
+  it('write pvc-as-source-protection once, without conflicts, while each claim write is still in flight', async () => {
+    const names = ['snap9-1a', 'snap9-1b', 'snap9-1c'];
+    const cluster = new FakeCluster({
+      snapshots: names.map((n) => newSnapshot(n, `uid-${n}`, { claimName: 'claim9-1', className: classGold, withoutStatus: true })),
+      claims: [claim('9-1')],
+      volumes: [volume('9-1')],
+      classes: snapshotClasses,
+    });
+    const api = cluster.snapshotApi();
+    // A claim write lands a moment after it is sent, as over HTTP: every other sync runs in between.
+    const yieldOnce = () => new Promise((resolve) => setImmediate(resolve));
+    const ctrl = new SnapshotSyncLogic({
+      listers: cluster.snapshotListers(),
+      api: { ...api, patchClaim: async (ns, name, p) => (await yieldOnce(), api.patchClaim(ns, name, p)) },
+      recorder: cluster.recorder(),
+      enqueueSnapshot: () => {},
+    });
+    await Promise.all(names.map((n) => ctrl.syncSnapshotByKey(testNamespace, n)));
+    assert.deepEqual(cluster.actions.filter((a) => a.includes('persistentvolumeclaims')), ['patch persistentvolumeclaims default/claim9-1']);
+    assert.deepEqual(cluster.get<PersistentVolumeClaim>('persistentvolumeclaims', 'default/claim9-1')!.metadata.finalizers, [PVCAsSourceFinalizer]);
+    assert.deepEqual(cluster.list<VolumeSnapshotContent>('volumesnapshotcontents').map((c) => c.metadata.name), names.map((n) => `snapcontent-uid-${n}`));
+
+    // All three ready: the syncs that find the claim unused remove the finalizer once.
+    for (const n of names) await cluster.apiPatch('volumesnapshots', `default/${n}`, { status: { readyToUse: true } }, true);
+    await Promise.all(names.map((n) => ctrl.syncSnapshotByKey(testNamespace, n)));
+    assert.deepEqual(cluster.actions.filter((a) => a.includes('persistentvolumeclaims')), Array(2).fill('patch persistentvolumeclaims default/claim9-1'));
+    assert.equal(cluster.get<PersistentVolumeClaim>('persistentvolumeclaims', 'default/claim9-1')!.metadata.finalizers, undefined);
+  });
+});

@@ -140,6 +140,8 @@ export class SnapshotSyncLogic {
   private readonly recorder: EventRecorder;
   private readonly metrics: OperationMetrics;
   private readonly deps: SnapshotSyncDeps;
+  // The tail of each claim's chain of pvc-as-source-protection decisions ("namespace/name").
+  private readonly claimFinalizerChains = new Map<string, Promise<void>>();
 
   constructor(deps: SnapshotSyncDeps) {
     this.deps = deps;
@@ -695,22 +697,45 @@ export class SnapshotSyncLogic {
 
   // ---------------------------------------------------------------- source PVC protection
 
+  /**
+   * Runs one claim's pvc-as-source-protection decision after the previous one has finished. Snapshots of one claim are
+   * synced by several workers at once; without this they all read the claim before the first write and all but one
+   * write conflicts (a 409 and a re-read each). In turn, each decision reads the claim as the previous one left it.
+   */
+  private async oneClaimFinalizerDecisionAtATime(namespace: string, name: string, decide: () => Promise<void>): Promise<void> {
+    const key = `${namespace}/${name}`;
+    const run = (this.claimFinalizerChains.get(key) ?? Promise.resolve()).then(decide);
+    const tail = run.catch(() => undefined);
+    this.claimFinalizerChains.set(key, tail);
+    try {
+      await run;
+    } finally {
+      if (this.claimFinalizerChains.get(key) === tail) this.claimFinalizerChains.delete(key);
+    }
+  }
+
   private async ensurePVCFinalizer(snapshot: VolumeSnapshot): Promise<void> {
     if (!snapshot.spec.source.persistentVolumeClaimName) return;
-    let pvc: PersistentVolumeClaim;
-    try {
-      pvc = this.getClaimFromVolumeSnapshot(snapshot);
-    } catch {
-      throw new ControllerUpdateError(snapshot.metadata.name ?? '', 'cannot get claim from snapshot');
-    }
-    if (hasFinalizer(pvc, PVCAsSourceFinalizer)) return;
-    const { namespace = '', name = '' } = pvc.metadata;
-    if (pvc.metadata.deletionTimestamp) throw new ControllerUpdateError(name, 'cannot add finalizer on claim because it is being deleted');
-    try {
-      await writeFinalizers(pvc, () => this.api.getClaim(namespace, name), (p) => this.api.patchClaim(namespace, name, p), adding(PVCAsSourceFinalizer));
-    } catch (err) {
-      throw new ControllerUpdateError(name, errorText(err));
-    }
+    const claim = (): PersistentVolumeClaim => {
+      try {
+        return this.getClaimFromVolumeSnapshot(snapshot);
+      } catch {
+        throw new ControllerUpdateError(snapshot.metadata.name ?? '', 'cannot get claim from snapshot');
+      }
+    };
+    const cached = claim();
+    if (hasFinalizer(cached, PVCAsSourceFinalizer)) return;
+    const { namespace = '', name = '' } = cached.metadata;
+    await this.oneClaimFinalizerDecisionAtATime(namespace, name, async () => {
+      const pvc = claim();
+      if (hasFinalizer(pvc, PVCAsSourceFinalizer)) return;
+      if (pvc.metadata.deletionTimestamp) throw new ControllerUpdateError(name, 'cannot add finalizer on claim because it is being deleted');
+      try {
+        await writeFinalizers(pvc, () => this.api.getClaim(namespace, name), (p) => this.api.patchClaim(namespace, name, p), adding(PVCAsSourceFinalizer));
+      } catch (err) {
+        throw new ControllerUpdateError(name, errorText(err));
+      }
+    });
   }
 
   /** Removes the PVC's pvc-as-source-protection once no snapshot (other than this one, when asked) is still being cut from it. */
@@ -718,17 +743,24 @@ export class SnapshotSyncLogic {
     const pvcName = snapshot.spec.source.persistentVolumeClaimName;
     if (!pvcName) return;
     const namespace = snapshot.metadata.namespace ?? '';
-    const pvc = this.listers.getClaim(namespace, pvcName);
-    if (!pvc || !hasFinalizer(pvc, PVCAsSourceFinalizer)) return;
-    const inUse = this.listers
-      .snapshotsOfClaim(namespace, pvcName)
-      .some((s) => !(skipCurrentSnapshot && s.metadata.name === snapshot.metadata.name) && !isSnapshotReady(s));
-    if (inUse) return;
-    try {
-      await writeFinalizers(pvc, () => this.api.getClaim(namespace, pvcName), (p) => this.api.patchClaim(namespace, pvcName, p), removing(PVCAsSourceFinalizer));
-    } catch (err) {
-      throw new ControllerUpdateError(pvcName, errorText(err));
-    }
+    const removable = (): PersistentVolumeClaim | undefined => {
+      const pvc = this.listers.getClaim(namespace, pvcName);
+      if (!pvc || !hasFinalizer(pvc, PVCAsSourceFinalizer)) return undefined;
+      const inUse = this.listers
+        .snapshotsOfClaim(namespace, pvcName)
+        .some((s) => !(skipCurrentSnapshot && s.metadata.name === snapshot.metadata.name) && !isSnapshotReady(s));
+      return inUse ? undefined : pvc;
+    };
+    if (!removable()) return;
+    await this.oneClaimFinalizerDecisionAtATime(namespace, pvcName, async () => {
+      const pvc = removable();
+      if (!pvc) return;
+      try {
+        await writeFinalizers(pvc, () => this.api.getClaim(namespace, pvcName), (p) => this.api.patchClaim(namespace, pvcName, p), removing(PVCAsSourceFinalizer));
+      } catch (err) {
+        throw new ControllerUpdateError(pvcName, errorText(err));
+      }
+    });
   }
 
   // ---------------------------------------------------------------- metrics helpers
