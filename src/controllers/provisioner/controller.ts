@@ -3,6 +3,7 @@
 // by name, both with per-item exponential backoff (1 s … 5 min) → many workers running provisioner-logic.ts; and a
 // CSIStorageCapacity publishing loop (capacity.ts). No client-side throttling.
 import { hostname } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import type {
   CSIDriver, CSINode, CSIStorageCapacity, Node, PersistentVolume, PersistentVolumeClaim, StorageClass,
 } from '../../api/types.ts';
@@ -202,13 +203,19 @@ export class ProvisionerController {
     volumeInformer.onUpdate((_old, pv) => enqueueVolume(pv));
     volumeInformer.onDelete((pv) => this.volumeQueue.forget(objectKey(pv)));
     const capacityInputChanged = () => this.#capacity.trigger();
-    for (const informer of [classInformer, nodeInformer, csiNodeInformer, csiDriverInformer] as Array<Informer<StorageClass | Node | CSINode | CSIDriver>>) {
+    // What shapes the published objects: classes, the CSIDriver, and the topology segments — a Node's labels and a
+    // CSINode's drivers. Node status heartbeats change none of it (upstream's topology informer ignores them too).
+    const watchShape = <T extends { metadata: { resourceVersion?: string } }>(informer: Informer<T>, shape: (o: T) => unknown) => {
       informer.onAdd(capacityInputChanged);
       informer.onUpdate((old, cur) => {
-        if (old.metadata.resourceVersion !== cur.metadata.resourceVersion) capacityInputChanged();
+        if (old.metadata.resourceVersion !== cur.metadata.resourceVersion && !isDeepStrictEqual(shape(old), shape(cur))) capacityInputChanged();
       });
       informer.onDelete(capacityInputChanged);
-    }
+    };
+    watchShape(classInformer, (sc) => sc);
+    watchShape(csiDriverInformer, (d) => d.spec);
+    watchShape(nodeInformer, (n) => n.metadata.labels);
+    watchShape(csiNodeInformer, (n) => n.spec);
   }
 
   /** syncClaimHandler: a claim deleted while its CreateVolume may be running is still seen through. */
