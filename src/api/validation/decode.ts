@@ -35,50 +35,69 @@ interface Mismatch {
   expected: string;
 }
 
+// A client-node type string, parsed once: every request body is checked against the same few hundred types.
+type TypeShape =
+  | { kind: 'any' }
+  | { kind: 'list' | 'map'; of: string }
+  | { kind: 'scalar'; accepts: ReadonlySet<string> }
+  | { kind: 'model'; fields: ReadonlyMap<string, string>; struct: string };
+
+const scalarKinds: Record<string, ReadonlySet<string>> = {
+  string: new Set(['string']), Date: new Set(['string']), number: new Set(['number']), boolean: new Set(['boolean']),
+  IntOrString: new Set(['string', 'number']),
+};
+const shapes = new Map<string, TypeShape>();
+
+function shapeOf(type: string): TypeShape {
+  let shape = shapes.get(type);
+  if (shape) return shape;
+  const list = /^Array<(.+)>$/.exec(type);
+  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+  const model = registry[type];
+  if (type === 'any' || type === 'object') shape = { kind: 'any' };
+  else if (list) shape = { kind: 'list', of: list[1]! };
+  else if (map) shape = { kind: 'map', of: map[1]! };
+  else if (scalarKinds[type]) shape = { kind: 'scalar', accepts: scalarKinds[type] };
+  else if (typeof model?.getAttributeTypeMap === 'function') {
+    shape = { kind: 'model', fields: new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type])), struct: type.replace(/^V1|^CoreV1|^StorageV1/, '') };
+  } else shape = { kind: 'any' };
+  shapes.set(type, shape);
+  return shape;
+}
+
 function check(type: string, value: unknown, path: string, struct: string): Mismatch | undefined {
-  if (value === null || value === undefined || type === 'any' || type === 'object') return undefined;
+  if (value === null || value === undefined) return undefined;
+  const shape = shapeOf(type);
+  if (shape.kind === 'any') return undefined;
   const kind = jsonKind(value);
   const bad = (): Mismatch => ({ path, struct, actual: GO_JSON_KIND[kind] ?? kind, expected: goType(type) });
-  const list = /^Array<(.+)>$/.exec(type);
-  if (list) {
-    if (kind !== 'array') return bad();
-    for (const item of value as unknown[]) {
-      const m = check(list[1]!, item, path, struct);
-      if (m) return m;
-    }
-    return undefined;
+  switch (shape.kind) {
+    case 'scalar':
+      return shape.accepts.has(kind) ? undefined : bad();
+    case 'list':
+      if (kind !== 'array') return bad();
+      for (const item of value as unknown[]) {
+        const m = check(shape.of, item, path, struct);
+        if (m) return m;
+      }
+      return undefined;
+    case 'map':
+      if (kind !== 'object') return bad();
+      for (const v of Object.values(value as object)) {
+        const m = check(shape.of, v, path, struct);
+        if (m) return m;
+      }
+      return undefined;
+    case 'model':
+      if (kind !== 'object') return bad();
+      for (const k in value as object) {
+        const t = shape.fields.get(k);
+        if (t === undefined) continue;
+        const m = check(t, (value as Record<string, unknown>)[k], path ? `${path}.${k}` : k, shape.struct);
+        if (m) return m;
+      }
+      return undefined;
   }
-  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
-  if (map) {
-    if (kind !== 'object') return bad();
-    for (const v of Object.values(value as object)) {
-      const m = check(map[1]!, v, path, struct);
-      if (m) return m;
-    }
-    return undefined;
-  }
-  switch (type) {
-    case 'string':
-    case 'Date':
-      return kind === 'string' ? undefined : bad();
-    case 'number':
-      return kind === 'number' ? undefined : bad();
-    case 'boolean':
-      return kind === 'boolean' ? undefined : bad();
-    case 'IntOrString':
-      return kind === 'string' || kind === 'number' ? undefined : bad();
-  }
-  const model = registry[type];
-  if (typeof model?.getAttributeTypeMap !== 'function') return undefined;
-  if (kind !== 'object') return bad();
-  const fields = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
-  for (const [k, v] of Object.entries(value as object)) {
-    const t = fields.get(k);
-    if (t === undefined) continue;
-    const m = check(t, v, path ? `${path}.${k}` : k, type.replace(/^V1|^CoreV1|^StorageV1/, ''));
-    if (m) return m;
-  }
-  return undefined;
 }
 
 /**
