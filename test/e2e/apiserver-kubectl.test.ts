@@ -1,6 +1,6 @@
 // The embedded API server driven by the machine's real kubectl, as a user would.
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ApiServerProcess } from '../helpers/processes.ts';
@@ -136,6 +136,7 @@ deletionPolicy: Retain
     writeFileSync(editor, `#!/bin/sh\nsed -i 's/mode: fast/mode: careful/' "$1"\n`);
     chmodSync(editor, 0o755);
     const r = await srv.kubectl(['edit', 'cm', 'settings', '-n', 'demo'], { env: { EDITOR: editor, KUBE_EDITOR: editor } });
+    rmSync(dir, { recursive: true, force: true });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /configmap\/settings edited/);
     assert.equal(JSON.parse(await ok(['get', 'cm', 'settings', '-n', 'demo', '-o', 'json'])).data.mode, 'careful');
@@ -197,9 +198,9 @@ describe('strata apiserver command', () => {
     const p = startStrata(['apiserver', '--data-dir', dir, '--port', '0']);
     const m = await p.waitFor(/Strata API server is ready at (https:\/\/127\.0\.0\.1:\d+)/);
     assert.ok(m[1]);
-    const { statSync } = await import('node:fs');
     assert.equal(statSync(join(dir, 'kubeconfig')).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'token')).mode & 0o777, 0o600);
     assert.equal(await p.stop('SIGTERM'), 0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
