@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { startApiServerProcess } from '../../test/helpers/processes.ts';
-import { fmt, machineLine, percentile } from '../lib/machine.ts';
+import { fmt, machineLine, percentile, processCpuMs } from '../lib/machine.ts';
 
 let agent: Agent;
 
@@ -51,12 +51,6 @@ const SCALE = Number(process.argv[2] ?? 1);
 if (!(SCALE > 0)) throw new Error(`scale must be a positive number, got ${process.argv[2]}`);
 const scaled = (n: number): number => Math.max(1, Math.round(n * SCALE));
 
-/** The server's user+system CPU time so far, in ms (/proc/PID/stat utime and stime are in clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 function rssMiB(pid: number): number {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
   return m ? Number(m[1]) / 1024 : NaN;
@@ -67,17 +61,17 @@ async function main(): Promise<void> {
   if (process.env.BENCH_NODE_OPTIONS) process.env.NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS;
   const srv = await startApiServerProcess();
   delete process.env.NODE_OPTIONS;
-  const cpuPer = (since: number, ops: number): string => `${fmt((cpuMs(srv.pid) - since) / ops, 3)} ms server CPU/op`;
+  const cpuPer = (since: number, ops: number): string => `${fmt((processCpuMs(srv.pid) - since) / ops, 3)} ms server CPU/op`;
   agent = new Agent({ keepAlive: true, maxSockets: 64, ca: srv.ca });
   const base = new URL(srv.url);
   const token = readFileSync(join(srv.dataDir, 'token'), 'utf8').trim();
   try {
     await createMany(base, token, 'warm', 200, 4);
-    let cpu0 = cpuMs(srv.pid);
+    let cpu0 = processCpuMs(srv.pid);
     const oneN = scaled(3000);
     const one = await createMany(base, token, 'c1', oneN, 1);
     console.log(`PV creates/s, 1 client:     ${fmt(one, 0)}   (target ≥ 1,000; kube-apiserver 1.26 ~860)   ${cpuPer(cpu0, oneN)}`);
-    cpu0 = cpuMs(srv.pid);
+    cpu0 = processCpuMs(srv.pid);
     const sixteenN = scaled(8000);
     const sixteen = await createMany(base, token, 'c16', sixteenN, 16);
     console.log(`PV creates/s, 16 clients:   ${fmt(sixteen, 0)}   (target ≥ 3,000; kube-apiserver 1.26 ~2,700)   ${cpuPer(cpu0, sixteenN)}`);
@@ -85,7 +79,7 @@ async function main(): Promise<void> {
     // The list holds every PV created so far (11,200 at scale 1: a little more than the issue's 10,000).
     const total = JSON.parse((await call(base, token, 'GET', '/api/v1/persistentvolumes')).body).items.length;
     const lat: number[] = [];
-    cpu0 = cpuMs(srv.pid);
+    cpu0 = processCpuMs(srv.pid);
     for (let i = 0; i < 10; i++) {
       const t0 = performance.now();
       const r = await call(base, token, 'GET', '/api/v1/persistentvolumes');
@@ -128,7 +122,7 @@ async function main(): Promise<void> {
       }));
     }
     await new Promise((r) => setTimeout(r, 500));
-    cpu0 = cpuMs(srv.pid);
+    cpu0 = processCpuMs(srv.pid);
     for (let i = 0; i < N; i++) {
       const name = `w-${i}`;
       sent.set(name, performance.now());

@@ -12,7 +12,7 @@ import { AnnSelectedNode, AnnStorageProvisioner } from '../../src/api/well-known
 import { KubeClient, Resources } from '../../src/client/index.ts';
 import type { ApiServerProcess } from '../../test/helpers/processes.ts';
 import { eventually, startApiServerProcess, startStrata, tempDir } from '../../test/helpers/processes.ts';
-import { fmt, machineLine, percentile, inParallel } from '../lib/machine.ts';
+import { fmt, inParallel, machineLine, percentile, processCpuMs, requestCounts, requestsPer } from '../lib/machine.ts';
 
 const count = Number(process.argv[2] ?? 1000);
 // Which parts to run: static, dynamic (default: both) and wffc: WaitForFirstConsumer claims on BENCH_WFFC_NODES nodes
@@ -42,33 +42,14 @@ ${nodeNames.map((name, i) => `    - {name: ${name}, zone: ${zoneOf(i)}}`).join('
 `;
 
 
-/** CPU seconds (user + system) a process has used so far, from /proc: comparable across runs on a loaded machine. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** apiserver_request_total by verb, resource, subresource and code (watches left out): the requests a phase cost. */
-async function writeCounts(srv: ApiServerProcess): Promise<Map<string, number>> {
-  const text = (await srv.request('GET', '/metrics')).body;
-  const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)) {
-    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (labels.verb === 'WATCH') continue;
-    const key = `${labels.verb} ${labels.resource}${labels.subresource ? '/' + labels.subresource : ''} ${labels.code}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(m[2]));
-  }
-  return counts;
-}
-
 /** Runs a phase and prints what it cost: CPU ms per claim of each component, API writes per claim. */
 async function measured<T>(srv: ApiServerProcess, processes: Record<string, number>, run: () => Promise<T>): Promise<[T, string]> {
-  const cpu0 = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
-  const writes0 = await writeCounts(srv);
+  const cpu0 = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, processCpuMs(pid)]));
+  const writes0 = requestCounts((await srv.request('GET', '/metrics')).body);
   const result = await run();
-  const cpu = Object.entries(processes).map(([name, pid]) => `${name} ${fmt(((cpuSeconds(pid) - cpu0[name]!) * 1000) / count, 2)}`);
-  const writes = [...(await writeCounts(srv))].map(([key, n]) => [key, n - (writes0.get(key) ?? 0)] as const).filter(([, n]) => n > 0);
-  return [result, `    CPU ms/claim: ${cpu.join(', ')}\n    requests/claim: ${writes.map(([key, n]) => `${key} ${fmt(n / count, 2)}`).join(', ')}`];
+  const cpu = Object.entries(processes).map(([name, pid]) => `${name} ${fmt((processCpuMs(pid) - cpu0[name]!) / count, 2)}`);
+  const writes = requestsPer(writes0, requestCounts((await srv.request('GET', '/metrics')).body), count);
+  return [result, `    CPU ms/claim: ${cpu.join(', ')}\n    requests/claim: ${writes}`];
 }
 
 /** What the watches saw of each claim's way to Bound, in order (the binder's four writes, after provisioning). */

@@ -29,7 +29,7 @@ import { nodeTopology } from '../../src/driver/topology.ts';
 import { metaTime, registerCsiDriver, registerNode, type NodeStatusInput } from '../../src/node/registration.ts';
 import { podConditions, podPhase } from '../../src/node/status.ts';
 import { startApiServerProcess, startStrata, tempDir, type ApiServerProcess, type StrataProcess } from '../../test/helpers/processes.ts';
-import { fmt, inParallel as inParallelOf, machineLine, percentile } from '../lib/machine.ts';
+import { fmt, inParallel as inParallelOf, machineLine, percentile, processCpuMs, requestCounts, requestsPer } from '../lib/machine.ts';
 
 const scale = Number(process.argv[2] ?? 1);
 const chosen = new Set(process.argv.slice(3).map(Number));
@@ -41,21 +41,17 @@ const quietLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} } as 
 
 const inParallel = (n: number, fn: (i: number) => Promise<unknown>): Promise<void> => inParallelOf(n, concurrency, fn);
 
-/** A process's user + system CPU time in ms, from /proc (clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
 /** CPU time each component and this process (the pod creator and hollow kubelet) spend, between two calls. */
-function cpuMeter(s: System): () => string {
+async function cpuMeter(s: System): Promise<(pods: number) => Promise<string>> {
   const components: Array<[string, number]> = [['apiserver', s.api.pid], ['scheduler', s.processes[2]!.pid], ['controller-manager', s.processes[1]!.pid], ['csi-driver', s.processes[0]!.pid]];
   const before = components.map(([, pid]) => processCpuMs(pid));
+  const requestsBefore = requestCounts((await s.api.request('GET', '/metrics')).body);
   const benchBefore = process.cpuUsage();
-  return () => {
+  return async (pods) => {
     const bench = process.cpuUsage(benchBefore);
     const used = components.map(([name, pid], i) => `${name} ${fmt(processCpuMs(pid) - before[i]!, 0)}`);
-    return `CPU ms: ${used.join(', ')}, bench ${fmt((bench.user + bench.system) / 1000, 0)}`;
+    const requests = requestsPer(requestsBefore, requestCounts((await s.api.request('GET', '/metrics')).body), pods);
+    return `CPU ms: ${used.join(', ')}, bench ${fmt((bench.user + bench.system) / 1000, 0)} (for ${pods} pods)\n  requests/pod: ${requests}`;
   };
 }
 
@@ -266,7 +262,7 @@ async function measurePods(s: System, count: number, claimOf: (i: number) => str
   const tracker = new PodTracker(s.client);
   await tracker.start();
   const pods = s.client.resource(Resources.pods);
-  const cpu = cpuMeter(s);
+  const cpu = await cpuMeter(s);
   const t0 = performance.now();
   await inParallel(count, async (i) => {
     const name = `pod-${i}`;
@@ -275,7 +271,7 @@ async function measurePods(s: System, count: number, claimOf: (i: number) => str
   });
   const created = performance.now();
   const allRunning = await tracker.until(() => tracker.runningAt.size >= count, scenarioTimeoutMs);
-  const cpuUsed = cpu();
+  const cpuUsed = await cpu(count);
   tracker.stop();
   // Retries cost the scheduler (and the API server) a cycle each: a healthy run has none.
   const events = (await s.client.resource(Resources.events).list({ namespace })).items;
@@ -289,7 +285,7 @@ async function measurePods(s: System, count: number, claimOf: (i: number) => str
     `${tracker.scheduledAt.size}/${count} scheduled, ${tracker.runningAt.size}/${count} Running${allRunning ? '' : ' (timed out)'}; creating the pods took ${fmt((created - t0) / 1000, 2)} s`,
     `scheduled: ${fmt(tracker.scheduledAt.size / ((lastScheduled - t0) / 1000), 0)} pods/s, creation to scheduled p50 ${seconds(percentile(toScheduled, 50))}, p99 ${seconds(percentile(toScheduled, 99))}`,
     `Running:   ${fmt(tracker.runningAt.size / ((lastRunning - t0) / 1000), 0)} pods/s, creation to Running p50 ${seconds(percentile(toRunning, 50))}, p99 ${seconds(percentile(toRunning, 99))}`,
-    `${cpuUsed} (for ${count} pods); ${failedScheduling} FailedScheduling events`,
+    `${failedScheduling} FailedScheduling events; ${cpuUsed}`,
   ];
 }
 

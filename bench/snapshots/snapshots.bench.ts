@@ -12,7 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { PersistentVolumeClaim, VolumeSnapshot, VolumeSnapshotContent } from '../../src/api/types.ts';
 import { KubeClient, Resources } from '../../src/client/index.ts';
 import { eventually, kubectlSync, startStrata, tempDir } from '../../test/helpers/processes.ts';
-import { fmt, machineLine, percentile, inParallel } from '../lib/machine.ts';
+import { fmt, inParallel, machineLine, percentile, processCpuMs, requestCounts, requestsPer } from '../lib/machine.ts';
 
 const pvcCount = Number(process.argv[2] ?? 100);
 const perPvc = Number(process.argv[3] ?? 10);
@@ -37,32 +37,8 @@ spec:
 
 const seconds = (ms: number) => `${fmt(ms / 1000, 2)} s`;
 
-// CPU seconds (user + system) the process has used: on a shared machine a steadier figure than wall-clock time.
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
-}
-
-// The API server's apiserver_request_total counters, keyed "VERB resource[/subresource] code".
-function requestCounts(kubeconfig: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  const { stdout } = kubectlSync(kubeconfig, ['get', '--raw', '/metrics']);
-  for (const m of stdout.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)) {
-    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    counts.set(`${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''} ${labels.code}`, Number(m[2]));
-  }
-  return counts;
-}
-
-// Requests of one phase per snapshot, by verb, resource and code (conflicts show as 409), largest first.
-function requestBreakdown(before: Map<string, number>, after: Map<string, number>): string {
-  return [...after]
-    .map(([k, n]) => [k, n - (before.get(k) ?? 0)] as const)
-    .filter(([k, n]) => n > 0 && !k.startsWith('WATCH'))
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${k} ${fmt(n / total, 2)}`)
-    .join(', ');
-}
+// The API server's request counters, through kubectl (the bench knows strata only as a user does).
+const countRequests = (kubeconfig: string) => requestCounts(kubectlSync(kubeconfig, ['get', '--raw', '/metrics']).stdout);
 
 async function main(): Promise<void> {
   console.log(machineLine());
@@ -127,8 +103,8 @@ async function main(): Promise<void> {
       }
     }, () => undefined);
 
-    const requestsBefore = requestCounts(kubeconfig);
-    const cpuBefore = cpuSeconds(up.pid);
+    const requestsBefore = countRequests(kubeconfig);
+    const cpuBefore = processCpuMs(up.pid) / 1000;
     const t0 = performance.now();
     await inParallel(total, concurrency, async (i) => {
       const name = `snap-${Math.floor(i / perPvc)}-${i % perPvc}`;
@@ -154,10 +130,10 @@ async function main(): Promise<void> {
         `${backendCount} backend snapshots; ${afterCreate - BigInt(start ?? '0')} API writes (${fmt(Number(afterCreate - BigInt(start ?? '0')) / total, 1)} per snapshot, events included)`,
     );
 
-    const requestsAfterCreate = requestCounts(kubeconfig);
-    const cpuAfterCreate = cpuSeconds(up.pid);
+    const requestsAfterCreate = countRequests(kubeconfig);
+    const cpuAfterCreate = processCpuMs(up.pid) / 1000;
     console.log(`create: strata CPU ${fmt(cpuAfterCreate - cpuBefore, 2)} s (${fmt(((cpuAfterCreate - cpuBefore) * 1000) / total, 2)} ms per snapshot)`);
-    console.log(`create requests per snapshot: ${requestBreakdown(requestsBefore, requestsAfterCreate)}`);
+    console.log(`create requests per snapshot: ${requestsPer(requestsBefore, requestsAfterCreate, total)}`);
 
     // ---- delete
     const names = [...createdAt.keys()];
@@ -186,9 +162,9 @@ async function main(): Promise<void> {
         `per snapshot p50 ${seconds(percentile(deleteLatencies, 50))}, p99 ${seconds(percentile(deleteLatencies, 99))}; ` +
         `${afterDelete - afterCreate} API writes (${fmt(Number(afterDelete - afterCreate) / total, 1)} per snapshot)`,
     );
-    const cpuAfterDelete = cpuSeconds(up.pid);
+    const cpuAfterDelete = processCpuMs(up.pid) / 1000;
     console.log(`delete: strata CPU ${fmt(cpuAfterDelete - cpuAfterCreate, 2)} s (${fmt(((cpuAfterDelete - cpuAfterCreate) * 1000) / total, 2)} ms per snapshot)`);
-    console.log(`delete requests per snapshot: ${requestBreakdown(requestsAfterCreate, requestCounts(kubeconfig))}`);
+    console.log(`delete requests per snapshot: ${requestsPer(requestsAfterCreate, countRequests(kubeconfig), total)}`);
     watch.stop();
     contentWatch.stop();
   } catch (err) {
