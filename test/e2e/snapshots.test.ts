@@ -397,7 +397,9 @@ spec:
     const snapshots = await eventually(async () => {
       const list = (JSON.parse(await ok(['get', 'volumesnapshots', '-o', 'json'])) as { items: VolumeSnapshot[] }).items.filter((s) => names.includes(s.metadata.name!));
       return list.length === names.length && list.every((s) => s.status?.readyToUse === true) ? list : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 500, what: 'every snapshot ready after the restart' });
+    // Calls that failed around the kill retry with per-item exponential backoff (1 s doubling: after a slow restart one
+    // step can be 32 s), so the wait leaves room for a long backoff step.
+    }, { timeoutMs: 120_000, intervalMs: 500, what: 'every snapshot ready after the restart' });
 
     const backend = backendSnapshots();
     for (const s of snapshots) {
