@@ -394,11 +394,11 @@ spec:
     assert.ok(atKill < names.length, `killed with ${atKill} of ${names.length} snapshots ready`);
 
     up = await startUp({ dataDir, cluster: clusterPath });
+    // Calls that failed around the kill retry with per-item exponential backoff (1 s doubling: after a slow restart one
+    // step can be 32 s), so the wait leaves room for a long backoff step.
     const snapshots = await eventually(async () => {
       const list = (JSON.parse(await ok(['get', 'volumesnapshots', '-o', 'json'])) as { items: VolumeSnapshot[] }).items.filter((s) => names.includes(s.metadata.name!));
       return list.length === names.length && list.every((s) => s.status?.readyToUse === true) ? list : undefined;
-    // Calls that failed around the kill retry with per-item exponential backoff (1 s doubling: after a slow restart one
-    // step can be 32 s), so the wait leaves room for a long backoff step.
     }, { timeoutMs: 120_000, intervalMs: 500, what: 'every snapshot ready after the restart' });
 
     const backend = backendSnapshots();
