@@ -227,35 +227,20 @@ function hostnameAffinity(key: string, value: string): PersistentVolume['spec'][
   return { required: { nodeSelectorTerms: [{ matchExpressions: [{ key, operator: 'In', values: [value] }] }] } };
 }
 
-/** How many claims are Bound once all are, or when the time is up. */
-async function waitForClaims(client: KubeClient, count: number, timeoutMs = scenarioTimeoutMs): Promise<number> {
+/** Polls count() every 500 ms until it reaches target or the time is up; the last count. */
+async function waitForCount(count: () => Promise<number>, target: number, timeoutMs = scenarioTimeoutMs): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const bound = (await client.resource(Resources.pvc).list({ namespace })).items.filter((c) => c.status?.phase === 'Bound').length;
-    if (bound === count || Date.now() > deadline) return bound;
+    const n = await count();
+    if (n >= target || Date.now() > deadline) return n;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
 
-/** How many PVs are Available once all are, or when the time is up. */
-async function waitForVolumes(client: KubeClient, count: number, timeoutMs = scenarioTimeoutMs): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const available = (await client.resource(Resources.pv).list()).items.filter((pv) => pv.status?.phase === 'Available').length;
-    if (available === count || Date.now() > deadline) return available;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** How many CSIStorageCapacities of the class exist once there are `count`, or when the time is up. */
-async function waitForCapacities(client: KubeClient, className: string, count: number, timeoutMs = scenarioTimeoutMs): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const published = (await client.resource(Resources.csiStorageCapacities).list()).items.filter((c) => c.storageClassName === className).length;
-    if (published >= count || Date.now() > deadline) return published;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const boundClaims = async (client: KubeClient) => (await client.resource(Resources.pvc).list({ namespace })).items.filter((c) => c.status?.phase === 'Bound').length;
+const availableVolumes = async (client: KubeClient) => (await client.resource(Resources.pv).list()).items.filter((pv) => pv.status?.phase === 'Available').length;
+const publishedCapacities = async (client: KubeClient, className: string) =>
+  (await client.resource(Resources.csiStorageCapacities).list()).items.filter((c) => c.storageClassName === className).length;
 
 /** Creates the pods and reports throughput and latencies once all are Running (or the time is up). */
 async function measurePods(s: System, count: number, claimOf: (i: number) => string): Promise<string[]> {
@@ -289,6 +274,14 @@ async function measurePods(s: System, count: number, claimOf: (i: number) => str
   ];
 }
 
+/** Creates an unbound claim of the class per pod, measures the pods, and reports how many claims ended Bound. */
+async function measureClaimedPods(s: System, count: number, className: string): Promise<string[]> {
+  await inParallel(count, (i) => s.client.resource(Resources.pvc).create(claimSpec(`claim-${i}`, className)));
+  const lines = await measurePods(s, count, (i) => `claim-${i}`);
+  const bound = await waitForCount(() => boundClaims(s.client), count, 60_000);
+  return [...lines, `${bound}/${count} claims Bound`];
+}
+
 /** (1) Claims bound to CSI PVs with zone affinity. */
 async function boundCsiPVs(nodes: number, count: number): Promise<string[]> {
   const s = await startSystem(nodes);
@@ -304,7 +297,7 @@ async function boundCsiPVs(nodes: number, count: number): Promise<string[]> {
       } as PersistentVolume);
       await s.client.resource(Resources.pvc).create(claimSpec(`claim-${i}`, 'csi-bound', `pv-${i}`));
     });
-    const bound = await waitForClaims(s.client, count);
+    const bound = await waitForCount(() => boundClaims(s.client), count);
     if (bound !== count) throw new Error(`only ${bound}/${count} pre-bound claims Bound before the pods`);
     return await measurePods(s, count, (i) => `claim-${i}`);
   } finally {
@@ -328,12 +321,9 @@ async function localPVs(nodes: number, count: number): Promise<string[]> {
       },
     } as PersistentVolume));
     // The scheduler only matches Available PVs (upstream's FindMatchingVolume): the PV controller has to see them first.
-    const available = await waitForVolumes(s.client, count);
+    const available = await waitForCount(() => availableVolumes(s.client), count);
     if (available !== count) throw new Error(`only ${available}/${count} local PVs Available before the claims`);
-    await inParallel(count, (i) => s.client.resource(Resources.pvc).create(claimSpec(`claim-${i}`, 'local-storage')));
-    const lines = await measurePods(s, count, (i) => `claim-${i}`);
-    const bound = await waitForClaims(s.client, count, 60_000);
-    return [...lines, `${bound}/${count} claims Bound`];
+    return await measureClaimedPods(s, count, 'local-storage');
   } finally {
     await stopSystem(s);
   }
@@ -349,12 +339,9 @@ async function dynamicProvisioning(nodes: number, count: number): Promise<string
     });
     // The driver publishes capacity (CSIDriver storageCapacity): until the provisioner has published every node's
     // segment, VolumeBinding rightly finds no room there. A cluster has them long before its pods; so does the bench.
-    const published = await waitForCapacities(s.client, 'zonal-wffc', nodes);
+    const published = await waitForCount(() => publishedCapacities(s.client, 'zonal-wffc'), nodes);
     if (published < nodes) throw new Error(`only ${published}/${nodes} CSIStorageCapacities published before the pods`);
-    await inParallel(count, (i) => s.client.resource(Resources.pvc).create(claimSpec(`claim-${i}`, 'zonal-wffc')));
-    const lines = await measurePods(s, count, (i) => `claim-${i}`);
-    const bound = await waitForClaims(s.client, count, 60_000);
-    return [...lines, `${bound}/${count} claims Bound`];
+    return await measureClaimedPods(s, count, 'zonal-wffc');
   } finally {
     await stopSystem(s);
   }

@@ -184,6 +184,32 @@ export function quantityValue(q: Quantity): bigint {
   return divideAwayFromZero(q.nano, NANO_PER_UNIT);
 }
 
+// Parsed values by their text, for the hot paths that compare the same few quantities over and over (a claim's size
+// against every candidate PV on every node, every pod's requests on each update). Bounded; failures are not kept.
+const valueByText = new Map<string, bigint>();
+const milliByText = new Map<string, bigint>();
+const maxCachedTexts = 4096;
+
+function cached(cache: Map<string, bigint>, text: string, compute: (q: Quantity) => bigint): bigint {
+  let n = cache.get(text);
+  if (n === undefined) {
+    n = compute(parseQuantity(text));
+    if (cache.size >= maxCachedTexts) cache.clear();
+    cache.set(text, n);
+  }
+  return n;
+}
+
+/** quantityValue(parseQuantity(text)), parsed once per distinct text; throws QuantityParseError as parseQuantity does. */
+export function quantityValueOf(text: string): bigint {
+  return cached(valueByText, text, quantityValue);
+}
+
+/** parseQuantity(text).milli, parsed once per distinct text; throws QuantityParseError as parseQuantity does. */
+export function quantityMilliOf(text: string): bigint {
+  return cached(milliByText, text, (q) => q.milli);
+}
+
 export function compareQuantity(a: Quantity, b: Quantity): -1 | 0 | 1 {
   return a.nano < b.nano ? -1 : a.nano > b.nano ? 1 : 0;
 }

@@ -11,19 +11,19 @@ import type {
 } from './types.ts';
 import { labelSelectorFromObject, type LabelSelectorMatcher } from './labels.ts';
 import { checkVolumeNodeAffinity } from './node-affinity.ts';
-import { parseQuantity, quantityValue } from './quantity.ts';
+import { quantityValueOf } from './quantity.ts';
 import { AnnBetaStorageClass, AnnBindCompleted } from './well-known.ts';
 
 /** Storage requested by a claim, in bytes (0 when absent). */
 export function claimRequestBytes(claim: PersistentVolumeClaim): bigint {
   const request = claim.spec.resources?.requests?.storage;
-  return request ? quantityValue(parseQuantity(request)) : 0n;
+  return request ? quantityValueOf(request) : 0n;
 }
 
 /** Storage capacity of a volume, in bytes (0 when absent). */
 export function volumeCapacityBytes(pv: PersistentVolume): bigint {
   const capacity = pv.spec.capacity?.storage;
-  return capacity ? quantityValue(parseQuantity(capacity)) : 0n;
+  return capacity ? quantityValueOf(capacity) : 0n;
 }
 
 /** GetPersistentVolumeClaimClass: the beta annotation wins over spec.storageClassName. */

@@ -1,6 +1,6 @@
 // NodeInfo (pkg/scheduler/framework/types.go) and pod resource requests (component-helpers/resource PodRequests).
 import type { Container, Node, Pod } from '../../api/types.ts';
-import { parseQuantity, quantityValue } from '../../api/quantity.ts';
+import { quantityMilliOf, quantityValueOf } from '../../api/quantity.ts';
 
 export interface Resource {
   milliCPU: number;
@@ -14,22 +14,8 @@ const zero = (): Resource => ({ milliCPU: 0, memory: 0, ephemeralStorage: 0 });
 export const DefaultMilliCPURequest = 100;
 export const DefaultMemoryRequest = 200 * 1024 * 1024;
 
-// Parsed quantities by their text: every pod of a workload repeats the same few, and pods are accounted on each update.
-const parsedMilli = new Map<string, number>();
-const parsedValue = new Map<string, number>();
-const maxParsed = 4096;
-
-function memoized(cache: Map<string, number>, text: string, parse: (text: string) => number): number {
-  let n = cache.get(text);
-  if (n === undefined) {
-    n = parse(text);
-    if (cache.size >= maxParsed) cache.clear();
-    cache.set(text, n);
-  }
-  return n;
-}
-const milliOf = (text: string): number => memoized(parsedMilli, text, (t) => Number(parseQuantity(t).milli));
-const valueOf = (text: string): number => memoized(parsedValue, text, (t) => Number(quantityValue(parseQuantity(t))));
+const milliOf = (text: string): number => Number(quantityMilliOf(text));
+const valueOf = (text: string): number => Number(quantityValueOf(text));
 
 function toResource(list: Record<string, string> | undefined): Resource {
   const r = zero();

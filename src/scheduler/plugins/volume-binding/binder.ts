@@ -3,7 +3,7 @@
 // and waits for the PV controller and the provisioner to finish the binding.
 import type { CSIStorageCapacity, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../../../api/types.ts';
 import { checkVolumeNodeAffinity, topologyTermsMatch } from '../../../api/node-affinity.ts';
-import { parseQuantity, quantityValue } from '../../../api/quantity.ts';
+import { quantityValueOf } from '../../../api/quantity.ts';
 import {
   claimReference,
   claimRequestBytes,
@@ -105,42 +105,10 @@ export function bindVolumeToClaim(pv: PersistentVolume, claim: PersistentVolumeC
   return { pv: clone, dirty };
 }
 
-// Sizes are compared for every node a pod is checked against: each claim's request and each capacity's limit text
-// is parsed once.
-const claimSizes = new WeakMap<PersistentVolumeClaim, bigint>();
-const quantityBytes = new Map<string, bigint>();
-const maxQuantityBytes = 4096;
-
-const volumeSizes = new WeakMap<PersistentVolume, bigint>();
-
-/** claimRequestBytes, once per claim object. */
-export function claimSize(claim: PersistentVolumeClaim): bigint {
-  let size = claimSizes.get(claim);
-  if (size === undefined) claimSizes.set(claim, (size = claimRequestBytes(claim)));
-  return size;
-}
-
-/** volumeCapacityBytes, once per PV object. */
-export function volumeSize(pv: PersistentVolume): bigint {
-  let size = volumeSizes.get(pv);
-  if (size === undefined) volumeSizes.set(pv, (size = volumeCapacityBytes(pv)));
-  return size;
-}
-
-function bytesOf(quantity: string): bigint {
-  let bytes = quantityBytes.get(quantity);
-  if (bytes === undefined) {
-    bytes = quantityValue(parseQuantity(quantity));
-    if (quantityBytes.size >= maxQuantityBytes) quantityBytes.clear();
-    quantityBytes.set(quantity, bytes);
-  }
-  return bytes;
-}
-
 /** capacitySufficient: maximumVolumeSize, when given, is the more precise limit. */
 export function capacitySufficient(capacity: CSIStorageCapacity, sizeInBytes: bigint): boolean {
   const limit = capacity.maximumVolumeSize ?? capacity.capacity;
-  return limit !== undefined && bytesOf(limit) >= sizeInBytes;
+  return limit !== undefined && quantityValueOf(limit) >= sizeInBytes;
 }
 
 export { nodeHasAccess };
@@ -308,7 +276,7 @@ export class VolumeBinder {
     node: Node,
   ): { foundMatches: boolean; bindings: BindingInfo[]; unboundClaims: PersistentVolumeClaim[] } {
     const sorted = [...claimsToBind].sort((a, b) => {
-      const [x, y] = [claimSize(a), claimSize(b)];
+      const [x, y] = [claimRequestBytes(a), claimRequestBytes(b)];
       return x < y ? -1 : x > y ? 1 : 0;
     });
     const chosen = new Set<string>();
@@ -317,7 +285,7 @@ export class VolumeBinder {
     let foundMatches = true;
     for (const pvc of sorted) {
       const candidates = this.objects.candidatePVs(pvc, node);
-      // Without candidates nothing can match (and the claim's size need not be parsed again for every node).
+      // Without candidates nothing can match.
       const pv = candidates.length === 0 ? undefined : findMatchingVolume(pvc, candidates, node, chosen, true);
       if (!pv) {
         unboundClaims.push(pvc);
@@ -369,7 +337,7 @@ export class VolumeBinder {
   ): { sufficient: boolean; capacity?: CSIStorageCapacity } {
     if (claim.spec.resources?.requests?.storage === undefined) return { sufficient: true };
     if (this.objects.getCSIDriver(provisioner)?.spec.storageCapacity !== true) return { sufficient: true };
-    const size = claimSize(claim);
+    const size = claimRequestBytes(claim);
     const capacity = this.objects.accessibleCapacities(sc.metadata.name ?? '', node).find((c) => capacitySufficient(c, size));
     return capacity ? { sufficient: true, capacity } : { sufficient: false };
   }

@@ -1,8 +1,8 @@
 // The VolumeBinding plugin (volumebinding/volume_binding.go): PreFilter classifies the pod's claims, Filter asks the
 // binder per node, Score rates the capacity fit, Reserve assumes, PreBind writes and waits, Unreserve reverts.
 import type { CSIStorageCapacity, PersistentVolumeClaim, Pod, StorageClass } from '../../../api/types.ts';
-import { parseQuantity, quantityValue } from '../../../api/quantity.ts';
-import { pvStorageClassName } from '../../../api/volume-matching.ts';
+import { quantityValueOf } from '../../../api/quantity.ts';
+import { claimRequestBytes, pvStorageClassName, volumeCapacityBytes } from '../../../api/volume-matching.ts';
 import {
   CycleState,
   Status,
@@ -19,7 +19,7 @@ import type { NodeInfo } from '../../framework/node-info.ts';
 import { notFoundMessage, type ClusterObjects } from '../../cluster-objects.ts';
 import type { FunctionShapePoint } from '../helper.ts';
 import * as names from '../names.ts';
-import { claimSize, VolumeBinder, volumeSize, type PodVolumeClaims, type PodVolumes, type VolumeBinderOptions, type VolumeBindingApi } from './binder.ts';
+import { VolumeBinder, type PodVolumeClaims, type PodVolumes, type VolumeBinderOptions, type VolumeBindingApi } from './binder.ts';
 import { explainVolumeBinding } from './explain.ts';
 import { buildScorerFunction, volumeCapacityPriorityShape, type StorageResource, type VolumeCapacityScorer } from './scorer.ts';
 
@@ -155,8 +155,8 @@ export class VolumeBindingPlugin
       for (const { pv, pvc } of podVolumes.staticBindings) {
         const className = pvStorageClassName(pv);
         const r = classResources.get(className) ?? { requested: 0n, capacity: 0n };
-        r.requested += claimSize(pvc);
-        r.capacity += volumeSize(pv);
+        r.requested += claimRequestBytes(pvc);
+        r.capacity += volumeCapacityBytes(pv);
         classResources.set(className, r);
       }
     } else {
@@ -165,8 +165,8 @@ export class VolumeBindingPlugin
         const className = pvc.spec.storageClassName ?? '';
         const r = classResources.get(className) ?? { requested: 0n, capacity: 0n };
         // One pool serves all the class's claims: its capacity is not summed.
-        r.capacity = quantityValue(parseQuantity(nodeCapacity.capacity));
-        r.requested += claimSize(pvc);
+        r.capacity = quantityValueOf(nodeCapacity.capacity);
+        r.requested += claimRequestBytes(pvc);
         classResources.set(className, r);
       }
     }
@@ -250,7 +250,7 @@ function podUsesClaim(pod: Pod, pvc: PersistentVolumeClaim): boolean {
 
 /** A capacity update helps when a limit rose or the pool now serves other nodes or another class. */
 function capacityGrew(oldCap: CSIStorageCapacity, newCap: CSIStorageCapacity): boolean {
-  const bytes = (q: string | undefined) => (q === undefined ? -1n : quantityValue(parseQuantity(q)));
+  const bytes = (q: string | undefined) => (q === undefined ? -1n : quantityValueOf(q));
   return (
     bytes(newCap.capacity) > bytes(oldCap.capacity) ||
     bytes(newCap.maximumVolumeSize) > bytes(oldCap.maximumVolumeSize) ||
