@@ -64,10 +64,15 @@ function compileOptions(o: ProvisionerControllerOptions) {
 }
 
 const uidIndex = 'uid';
-const sameLabels = (a: Record<string, string> | undefined, b: Record<string, string> | undefined) => {
-  const aKeys = Object.keys(a ?? {});
-  return aKeys.length === Object.keys(b ?? {}).length && aKeys.every((key) => Object.hasOwn(b!, key) && b![key] === a![key]);
-};
+
+/** Calls react when an object is added or deleted, and on updates that change shape(object), not on others (status heartbeats). */
+function onShapeChange<T extends { metadata: { resourceVersion?: string } }>(informer: Informer<T>, shape: (o: T) => unknown, react: () => void): void {
+  informer.onAdd(react);
+  informer.onUpdate((old, cur) => {
+    if (old.metadata.resourceVersion !== cur.metadata.resourceVersion && !isDeepStrictEqual(shape(old), shape(cur))) react();
+  });
+  informer.onDelete(react);
+}
 // The capacity controller's managed-by label value when it runs inside external-provisioner.
 const capacityManagedBy = 'external-provisioner';
 // Change-triggered capacity passes are spaced at least this far apart; bursts collapse into one pass.
@@ -105,12 +110,7 @@ export class ProvisionerController {
     // The PVs this controller created, until the informer has them: a claim synced again meanwhile is not provisioned twice.
     const volumes = (this.#volumes = new LatestObjects(volumeInformer));
     const nodeTopologies = new NodeTopologyCache(() => nodeInformer.list());
-    nodeInformer.onAdd(() => nodeTopologies.invalidate());
-    nodeInformer.onDelete(() => nodeTopologies.invalidate());
-    // Status updates (heartbeats) leave the topologies as they are.
-    nodeInformer.onUpdate((old, cur) => {
-      if (!sameLabels(old.metadata.labels, cur.metadata.labels)) nodeTopologies.invalidate();
-    });
+    onShapeChange(nodeInformer, (n) => n.metadata.labels, () => nodeTopologies.invalidate());
 
     const listers: ProvisionerListers = {
       getClass: (name) => classInformer.get(name),
@@ -205,17 +205,10 @@ export class ProvisionerController {
     const capacityInputChanged = () => this.#capacity.trigger();
     // What shapes the published objects: classes, the CSIDriver, and the topology segments — a Node's labels and a
     // CSINode's drivers. Node status heartbeats change none of it (upstream's topology informer ignores them too).
-    const watchShape = <T extends { metadata: { resourceVersion?: string } }>(informer: Informer<T>, shape: (o: T) => unknown) => {
-      informer.onAdd(capacityInputChanged);
-      informer.onUpdate((old, cur) => {
-        if (old.metadata.resourceVersion !== cur.metadata.resourceVersion && !isDeepStrictEqual(shape(old), shape(cur))) capacityInputChanged();
-      });
-      informer.onDelete(capacityInputChanged);
-    };
-    watchShape(classInformer, (sc) => sc);
-    watchShape(csiDriverInformer, (d) => d.spec);
-    watchShape(nodeInformer, (n) => n.metadata.labels);
-    watchShape(csiNodeInformer, (n) => n.spec);
+    onShapeChange(classInformer, (sc) => sc, capacityInputChanged);
+    onShapeChange(csiDriverInformer, (d) => d.spec, capacityInputChanged);
+    onShapeChange(nodeInformer, (n) => n.metadata.labels, capacityInputChanged);
+    onShapeChange(csiNodeInformer, (n) => n.spec, capacityInputChanged);
   }
 
   /** syncClaimHandler: a claim deleted while its CreateVolume may be running is still seen through. */
