@@ -508,7 +508,7 @@ async function deleteCollection(
 
 // Watch events go out as HTTP/1.1 chunks written straight to the socket: the framed chunk of an event (the bytes
 // ServerResponse.write would produce) is built once and shared by every watcher of it, and a watcher's writes of one
-// event-loop turn leave in one TLS write.
+// event-loop turn leave in one socket write (not cork/uncork, whose writev costs more per socket).
 const CRLF = Buffer.from('\r\n');
 let lastFrame: { c: CachedObject; type: string; frame: Buffer } | undefined;
 
@@ -520,6 +520,17 @@ function eventFrame(type: string, c: CachedObject): Buffer {
   const frame = Buffer.concat([Buffer.from(`${size.toString(16)}\r\n${head}`), c.raw, EVENT_END, CRLF]);
   lastFrame = { c, type, frame };
   return frame;
+}
+
+// The watchers with frames to write this turn: one nextTick writes them all.
+let toFlush: Array<() => void> = [];
+function flushSoon(flush: () => void): void {
+  if (toFlush.push(flush) > 1) return;
+  process.nextTick(() => {
+    const flushes = toFlush;
+    toFlush = [];
+    for (const f of flushes) f();
+  });
 }
 
 function chunkFrame(data: string): Buffer {
@@ -544,14 +555,18 @@ function watch(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, r: R
   let lastRV = rvParam && rvParam !== '0' ? Number(rvParam) : ctx.cache.resourceVersion;
   // Without a socket (a response queued behind a pipelined one) or chunked framing, ServerResponse writes.
   const socket = res.chunkedEncoding ? res.socket : null;
-  const sendFrame = (frame: Buffer): void => {
-    const s = socket!;
-    if (!s.writableCorked) {
-      s.cork();
-      process.nextTick(() => s.uncork());
-    }
-    s.write(frame);
+  // A watcher's frames of one event-loop turn leave together at its end, as one buffer: one TLS record, one syscall.
+  let pending: Buffer[] = [];
+  const flushFrames = (): void => {
+    const frames = pending;
+    if (frames.length === 0) return;
+    pending = [];
+    if (socket!.destroyed) return;
+    socket!.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
     checkBacklog();
+  };
+  const sendFrame = (frame: Buffer): void => {
+    if (pending.push(frame) === 1) flushSoon(flushFrames);
   };
   const sendUnframed = (line: string | Buffer): void => {
     res.write(line);
@@ -593,6 +608,7 @@ function watch(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, r: R
     clearTimeout(timer);
     clearInterval(bookmarkTimer);
     ctx.watches.delete(res);
+    flushFrames(); // what was sent goes before the final chunk
     res.end();
   };
   req.on('close', end);
