@@ -44,10 +44,11 @@ ${nodeNames.map((name, i) => `    - {name: ${name}, zone: ${zoneOf(i)}}`).join('
 
 /** Runs a phase and prints what it cost: CPU ms per claim of each component, API writes per claim. */
 async function measured<T>(srv: ApiServerProcess, processes: Record<string, number>, run: () => Promise<T>): Promise<[T, string]> {
-  const cpu0 = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, processCpuMs(pid)]));
+  const all = { ...processes, 'this bench (creates, watches)': process.pid };
+  const cpu0 = Object.fromEntries(Object.entries(all).map(([name, pid]) => [name, processCpuMs(pid)]));
   const writes0 = requestCounts((await srv.request('GET', '/metrics')).body);
   const result = await run();
-  const cpu = Object.entries(processes).map(([name, pid]) => `${name} ${fmt((processCpuMs(pid) - cpu0[name]!) / count, 2)}`);
+  const cpu = Object.entries(all).map(([name, pid]) => `${name} ${fmt((processCpuMs(pid) - cpu0[name]!) / count, 2)}`);
   const writes = requestsPer(writes0, requestCounts((await srv.request('GET', '/metrics')).body), count);
   return [result, `    CPU ms/claim: ${cpu.join(', ')}\n    requests/claim: ${writes}`];
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type http from 'node:http';
+import type { Pool } from 'undici';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -152,10 +152,10 @@ describe('client against the embedded API server', { skip }, () => {
       const fresh = KubeClient.fromKubeconfig(server.kubeconfigPath);
       try {
         for (let i = 0; i < 20; i++) await fresh.resource(Resources.namespaces).get('default');
-        const agent = (fresh as unknown as { agent: http.Agent }).agent;
-        const free = Object.values(agent.freeSockets).flat().length;
-        const busy = Object.values(agent.sockets).flat().length;
-        assert.equal(free + busy, 1);
+        // undici checks an idle connection for a close from the server before reusing it, and while it checks, the
+        // pool may open one more: twenty requests, at most two connections.
+        const pool = (fresh as unknown as { pool: Pool }).pool;
+        assert.ok(pool.stats.connected >= 1 && pool.stats.connected <= 2, `${pool.stats.connected} connections`);
       } finally {
         fresh.close();
       }
@@ -252,8 +252,14 @@ describe('client against the embedded API server', { skip }, () => {
       try {
         assert.equal(await informer.waitForSync(), true);
         assert.equal(informer.list().length, 2);
+        const poster = KubeClient.fromKubeconfig(server.kubeconfigPath);
+        // Kept-alive connections, about to be cut.
+        await Promise.all(Array.from({ length: 8 }, () => poster.resource(configMaps).get('survivor', 'default')));
         await server.close();
         server = await startApiServer!({ dataDir, port, watchCacheCapacity: 50 });
+        // A create on a connection the old server closed is sent again on a fresh one (it was never read).
+        await poster.resource(configMaps).create(configMap('posted-after-restart', {}, {}));
+        poster.close();
         await cms.delete('doomed', 'default');
         await cms.create(configMap('newcomer', {}, { restart: 'yes' }));
         await eventually(() => {

@@ -21,6 +21,8 @@ interface ManagerState {
   subresource?: string;
   time?: string;
   set: FieldSet;
+  /** The stored FieldsV1 of `set` while it is unchanged (entries of the live object; see liveEntry). */
+  encoded?: Record<string, unknown>;
 }
 type Managers = Map<string, ManagerState>;
 
@@ -50,7 +52,36 @@ function managerKey(m: Pick<ManagerState, 'manager' | 'operation' | 'apiVersion'
   return JSON.stringify([m.manager, m.operation, m.operation === 'Update' ? m.apiVersion : '', m.subresource ?? '']);
 }
 
-function decodeManagedFields(entries: unknown): Managers {
+/**
+ * An entry of the live object, which the server wrote and so is valid: its field set is decoded only when asked for,
+ * and its stored FieldsV1 reused until the set is replaced. Most writes touch the fields of one manager only.
+ */
+function liveEntry(state: Omit<ManagerState, 'set'>, fieldsV1: Record<string, unknown>): ManagerState {
+  let set: FieldSet | undefined;
+  const entry = { ...state, encoded: fieldsV1 } as ManagerState;
+  Object.defineProperty(entry, 'set', {
+    enumerable: true,
+    get: () => (set ??= FieldSet.fromFieldsV1(fieldsV1)),
+    set: (value: FieldSet) => {
+      set = value;
+      delete entry.encoded;
+    },
+  });
+  return entry;
+}
+
+/** Whether a FieldsV1 encoding has a member that is also a member of `set`. */
+function fieldsV1Intersects(fields: Record<string, unknown>, set: FieldSet): boolean {
+  for (const [element, child] of set.children) {
+    const sub = fields[element];
+    if (!isObject(sub)) continue;
+    if (child.member && (Object.keys(sub).length === 0 || '.' in sub)) return true;
+    if (child.children.size > 0 && fieldsV1Intersects(sub, child)) return true;
+  }
+  return false;
+}
+
+function decodeManagedFields(entries: unknown, live = false): Managers {
   const managers: Managers = new Map();
   if (entries === undefined || entries === null) return managers;
   if (!Array.isArray(entries)) throw new Error('managedFields must be a list');
@@ -60,14 +91,15 @@ function decodeManagedFields(entries: unknown): Managers {
     if (entry.fieldsType !== 'FieldsV1') {
       throw new Error(entry.fieldsType ? `invalid fieldsType "${entry.fieldsType}" in managed fields entry ${i}` : `missing fieldsType in managed fields entry ${i}`);
     }
-    const state: ManagerState = {
+    const meta = {
       manager: entry.manager ?? '',
       operation: entry.operation,
       apiVersion: entry.apiVersion,
-      set: FieldSet.fromFieldsV1(entry.fieldsV1 ?? {}),
       ...(entry.subresource ? { subresource: entry.subresource } : {}),
       ...(entry.time ? { time: entry.time } : {}),
     };
+    const fieldsV1 = entry.fieldsV1 ?? {};
+    const state: ManagerState = live && isObject(fieldsV1) ? liveEntry(meta, fieldsV1) : { ...meta, set: FieldSet.fromFieldsV1(fieldsV1) };
     managers.set(managerKey(state), state);
   });
   return managers;
@@ -92,7 +124,7 @@ function encodeManagedFields(managers: Managers): ManagedFieldsEntry[] {
       apiVersion: m.apiVersion,
       ...(m.time ? { time: m.time } : {}),
       fieldsType: 'FieldsV1' as const,
-      fieldsV1: m.set.toFieldsV1(),
+      fieldsV1: m.encoded ?? m.set.toFieldsV1(),
       ...(m.subresource ? { subresource: m.subresource } : {}),
     }));
 }
@@ -294,8 +326,10 @@ export function recordUpdate(old: KubeObject | undefined, updated: KubeObject, o
   const schema = schemaForGvk(opts.gvk);
   const changes = filterComparison(compare(withoutManagedFields(old), withoutManagedFields(updated), schema), opts.subresource);
   const changed = changes.modified.union(changes.added);
+  const touched = changed.union(changes.removed);
   for (const [key, m] of managers) {
-    m.set = m.set.difference(changed).difference(changes.removed);
+    if (m.encoded && !fieldsV1Intersects(m.encoded, touched)) continue; // loses nothing: keep it as stored
+    m.set = m.set.difference(touched);
     if (m.set.isEmpty()) managers.delete(key);
   }
   const taken = changed.difference(changes.removed).difference(strippedFields);
@@ -323,7 +357,7 @@ export function recordUpdate(old: KubeObject | undefined, updated: KubeObject, o
 function decodeLiveOrNew(old: KubeObject | undefined, updated: KubeObject, isSubresource: boolean): Managers {
   const fromLive = (): Managers => {
     try {
-      return decodeManagedFields(old?.metadata.managedFields);
+      return decodeManagedFields(old?.metadata.managedFields, true);
     } catch {
       return new Map();
     }

@@ -104,6 +104,8 @@ export function compare(lhs: unknown, rhs: unknown, node: SchemaNode | undefined
 }
 
 function compareAt(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, path: Element[], out: Comparison): void {
+  // Nothing below two equal values is added, modified or removed: skip the walk (most of an update is unchanged).
+  if (lhs !== undefined && rhs !== undefined && deepEqual(lhs, rhs)) return;
   const n = resolve(node, rhs ?? lhs);
   const leafRule = (): void => {
     if (lhs === undefined) out.added.insert(path);
