@@ -178,7 +178,7 @@ export class Rest {
     for (let attempt = 0; ; attempt++) {
       const key = objectKey(r, m.namespace, m.name!);
       try {
-        await this.store.create(key, serialize(obj));
+        await this.put(key, obj);
         return this.cache.get(r, key)!;
       } catch (e) {
         if (e instanceof KeyExistsError) {
@@ -193,6 +193,12 @@ export class Rest {
     }
   }
 
+  /** Stores obj: a create without `rev`, else an update of that revision. */
+  private put(key: string, obj: KubeObject, rev?: number): Promise<number> {
+    const value = serialize(obj);
+    return this.cache.writing(value, obj, () => (rev === undefined ? this.store.create(key, value) : this.store.update(key, value, rev)));
+  }
+
   /**
    * Read-modify-write with optimistic concurrency: `mutate` gets a private copy of the current object and returns
    * the desired one (or throws). Retries on store conflicts unless the caller pinned a resourceVersion.
@@ -202,13 +208,14 @@ export class Rest {
     ns: string | undefined,
     name: string,
     opts: WriteOptions,
-    mutate: (current: KubeObject | undefined) => { next: KubeObject; subresource?: 'status'; pinnedRV?: string; create?: boolean },
+    mutate: (current: () => KubeObject | undefined) => { next: KubeObject; subresource?: 'status'; pinnedRV?: string; create?: boolean },
   ): Promise<{ result: CachedObject | KubeObject; created: boolean }> {
     const key = objectKey(r, ns, name);
     for (let attempt = 0; ; attempt++) {
       const cur = this.cache.get(r, key);
-      // cur.obj decodes a private copy each time: one for mutate to change, one as the unchanged old state.
-      const { next, subresource, pinnedRV, create } = mutate(cur?.obj);
+      // cur.obj decodes a private copy each time: one for mutate to change (if it reads it: a PUT does not), one as the
+      // unchanged old state.
+      const { next, subresource, pinnedRV, create } = mutate(() => cur?.obj);
       if (!cur) {
         if (!create) throw notFound(r, name);
         return { result: await this.create(r, ns, next, opts, true), created: true };
@@ -235,14 +242,14 @@ export class Rest {
       try {
         if (finalizersGone && !this.awaitingGracefulDeletion(r, desired)) {
           // Removing the last finalizer of an object being deleted deletes it.
-          await this.store.update(key, serialize(desired), cur.rev);
+          await this.put(key, desired, cur.rev);
           const updated = this.cache.get(r, key)!;
           await this.store.delete(key, updated.rev).catch((e) => {
             if (!(e instanceof KeyNotFoundError || e instanceof RevisionConflictError)) throw e;
           });
           return { result: updated, created: false };
         }
-        await this.store.update(key, serialize(desired), cur.rev);
+        await this.put(key, desired, cur.rev);
         return { result: this.cache.get(r, key)!, created: false };
       } catch (e) {
         if (e instanceof RevisionConflictError) {
@@ -281,7 +288,8 @@ export class Rest {
       this.checkIdentity(r, applied, ns, name);
       this.checkUnknownFields(r, applied, opts);
     }
-    return this.guaranteedUpdate(r, ns, name, opts, (current) => {
+    return this.guaranteedUpdate(r, ns, name, opts, (readCurrent) => {
+      const current = readCurrent();
       try {
         let next: KubeObject;
         switch (type) {
@@ -360,7 +368,7 @@ export class Rest {
             await this.store.delete(key, cur.rev);
             return { removed: obj };
           }
-          await this.store.update(key, serialize(obj), cur.rev);
+          await this.put(key, obj, cur.rev);
           return { remaining: this.cache.get(r, key)! };
         }
         if (opts.dryRun) return { removed: obj };
@@ -393,7 +401,7 @@ export class Rest {
       ns.spec = spec;
       try {
         if (spec.finalizers.length === 0 && !(ns.metadata.finalizers?.length)) await this.store.delete(key, cur.rev);
-        else await this.store.update(key, serialize(ns), cur.rev);
+        else await this.put(key, ns, cur.rev);
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
@@ -433,7 +441,7 @@ export class Rest {
       recordUpdate(old, pod, { manager: opts.fieldManager, gvk: gvkOf(r), now, subresource: 'binding' });
       if (opts.dryRun) return;
       try {
-        await this.store.update(key, serialize(pod), cur.rev);
+        await this.put(key, pod, cur.rev);
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
