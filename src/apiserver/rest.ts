@@ -196,7 +196,7 @@ export class Rest {
   /** Stores obj: a create without `rev`, else an update of that revision. */
   private put(key: string, obj: KubeObject, rev?: number): Promise<number> {
     const value = serialize(obj);
-    return this.cache.writing(value, obj, () => (rev === undefined ? this.store.create(key, value) : this.store.update(key, value, rev)));
+    return rev === undefined ? this.store.create(key, value) : this.store.update(key, value, rev);
   }
 
   /**

@@ -23,19 +23,14 @@ export class CachedObject {
   /** The object's selectable fields (fieldsForObject). */
   readonly fields: Record<string, string>;
 
-  constructor(key: string, resource: ResourceDef, value: string, rev: number, written?: KubeObject) {
+  constructor(key: string, resource: ResourceDef, value: string, rev: number) {
+    const obj = JSON.parse(value) as KubeObject;
+    obj.metadata ??= {};
+    obj.metadata.resourceVersion = String(rev);
     this.key = key;
     this.resource = resource;
+    this.raw = Buffer.from(JSON.stringify(obj));
     this.rev = rev;
-    // What this server wrote needs no decoding: its labels and fields are read off the object it encoded, and the
-    // resourceVersion goes into the bytes (see withResourceVersion). Anything else is decoded and encoded again.
-    const raw = written && withResourceVersion(value, written, rev);
-    const obj = raw ? written! : (JSON.parse(value) as KubeObject);
-    if (!raw) {
-      obj.metadata ??= {};
-      obj.metadata.resourceVersion = String(rev);
-    }
-    this.raw = Buffer.from(raw ?? JSON.stringify(obj));
     this.labels = obj.metadata.labels;
     this.fields = fieldsForObject(resource.kind, obj);
   }
@@ -44,27 +39,6 @@ export class CachedObject {
   get obj(): KubeObject {
     return JSON.parse(this.raw.toString('utf8')) as KubeObject;
   }
-}
-
-const METADATA = '"metadata":{';
-
-/**
- * `value`, the JSON encoding of `obj` without metadata.resourceVersion, with `"resourceVersion":"rev"` first in its
- * metadata; undefined when the spot cannot be told from the text alone. `"metadata":{` can only be a key with an object
- * value (inside a string its quotes would be escaped), and when every member before metadata is a plain value, its
- * first occurrence is the top-level one.
- */
-function withResourceVersion(value: string, obj: KubeObject, rev: number): string | undefined {
-  for (const k in obj) {
-    if (k === 'metadata') break;
-    const v = (obj as unknown as Record<string, unknown>)[k];
-    if (typeof v === 'object' && v !== null) return undefined;
-  }
-  const at = value.indexOf(METADATA);
-  if (at < 0) return undefined;
-  const open = at + METADATA.length;
-  const rv = `"resourceVersion":"${rev}"`;
-  return value.slice(0, open) + (value[open] === '}' ? rv : `${rv},`) + value.slice(open);
 }
 
 export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -116,8 +90,6 @@ export class WatchCache {
   /** Lowest revision a watch can resume after. */
   private oldestResumable = 0;
   private readonly subscriptions = new Set<Subscription>();
-  /** Objects this server is writing, by the exact value it hands the store (see writing). */
-  private readonly inFlight = new Map<string, KubeObject>();
   private readonly waiters: Array<{ rev: number; resolve: () => void }> = [];
   private storeWatch?: Watch;
 
@@ -148,19 +120,6 @@ export class WatchCache {
     });
   }
 
-  /**
-   * Runs a store write of `value`, the encoding of `obj`, telling the cache so that the write's event is cached from
-   * `obj` rather than decoded again. `obj` must not change until the write settles.
-   */
-  async writing<T>(value: string, obj: KubeObject, write: () => Promise<T>): Promise<T> {
-    this.inFlight.set(value, obj);
-    try {
-      return await write();
-    } finally {
-      this.inFlight.delete(value);
-    }
-  }
-
   stop(): void {
     this.storeWatch?.cancel();
     this.subscriptions.clear();
@@ -182,7 +141,7 @@ export class WatchCache {
       const previous = map.get(e.kv.key);
       let ev: CacheEvent;
       if (e.type === 'put') {
-        const current = new CachedObject(e.kv.key, r, e.kv.value, e.revision, this.inFlight.get(e.kv.value));
+        const current = new CachedObject(e.kv.key, r, e.kv.value, e.revision);
         if (!previous) this.sortedKeys.set(keyPrefix(r), undefined);
         map.set(e.kv.key, current);
         ev = { type: previous ? 'MODIFIED' : 'ADDED', rev: e.revision, current, previous };
