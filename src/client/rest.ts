@@ -243,7 +243,8 @@ export class KubeClient {
       const tls = this.server.protocol === 'https:';
       const secureContext = tls ? createSecureContext({ ca: auth.ca, cert: auth.cert, key: auth.key }) : undefined;
       const tlsOptions = { secureContext, rejectUnauthorized: auth.rejectUnauthorized, servername: auth.servername };
-      const connect = buildConnector(tls ? tlsOptions : {});
+      // HTTP/1.1 like the watches (undici would otherwise offer h2 by ALPN to servers that speak it).
+      const connect = buildConnector({ ...(tls ? tlsOptions : {}), allowH2: false });
       this.pool = new Pool(this.server.origin, {
         connections: this.options.maxConnections,
         connect: (opts, callback) => connect(opts, (err, socket) => {
