@@ -201,7 +201,8 @@ export async function startNodeAgent(options: NodeAgentOptions): Promise<Running
   if (synced) {
     const live = new Set(informer.list().map((p) => p.metadata.uid));
     for (const uid of await podDirUids(o.dataDir)) {
-      if (live.has(uid)) continue;
+      // A pod that arrived after the sync has a worker (and its directory) by now: it is not an orphan.
+      if (live.has(uid) || workers.has(uid) || finished.has(uid)) continue;
       await cleanUpOrphanPod(o.dataDir, uid, csi).catch((err) => log.error({ pod: uid, err }, 'cleaning up a pod deleted while the agent was down failed'));
     }
   }

@@ -46,7 +46,16 @@ describe('strata up', () => {
       await up.ok(['create', 'configmap', 'keep-me', '--from-literal=a=1']);
       await up.ok(['apply', '-f', '-'], podYaml);
       await eventually(async () => (await up.ok(['get', 'pod', 'looper', '-o', 'jsonpath={.status.phase}'])) === 'Running', { timeoutMs: 30_000, what: 'pod Running' });
-      assert.ok(processesMentioning(marker).length > 0, 'the pod runs as a process');
+      // The container is a real process, running its first instance: on failure, say what the node reported.
+      const running = await eventually(async () => {
+        const statuses = await up.ok(['get', 'pod', 'looper', '-o', 'jsonpath={.status.containerStatuses}']);
+        return processesMentioning(marker).length > 0 ? statuses : undefined;
+      }, { timeoutMs: 5000, what: 'the container process' }).catch(async (err: Error) => {
+        const statuses = await up.kubectl(['get', 'pod', 'looper', '-o', 'jsonpath={.status.containerStatuses}']);
+        const logs = await up.kubectl(['logs', 'looper']);
+        throw new Error(`${err.message}; containerStatuses ${statuses.stdout}; log ${logs.stdout}${logs.stderr}`);
+      });
+      assert.equal((JSON.parse(running) as Array<{ restartCount: number }>)[0]!.restartCount, 0, running);
 
       assert.equal(await up.stop('SIGTERM'), 0);
       assert.deepEqual(processesMentioning(marker), [], 'no container left');
