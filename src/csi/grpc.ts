@@ -5,6 +5,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CsiError } from './errors.ts';
+import { createVolumeRequestDeserializer, createVolumeRequestSerializer } from './topology-wire.ts';
 import type { ControllerRpcs, GroupControllerRpcs, IdentityRpcs, NodeRpcs, ServiceImpl } from './types.ts';
 
 const protoPath = fileURLToPath(new URL('./proto/csi.proto', import.meta.url));
@@ -20,6 +21,9 @@ let csiPackage: CsiPackage | undefined;
 export function loadCsiPackage(): CsiPackage {
   if (!csiPackage) {
     const definition = protoLoader.loadSync(protoPath, loaderOptions);
+    const createVolume = (definition['csi.v1.Controller'] as protoLoader.ServiceDefinition).CreateVolume as protoLoader.MethodDefinition<object, object>;
+    createVolume.requestSerialize = createVolumeRequestSerializer(createVolume.requestSerialize);
+    createVolume.requestDeserialize = createVolumeRequestDeserializer(createVolume.requestDeserialize);
     const root = grpc.loadPackageDefinition(definition) as unknown as { csi: { v1: CsiPackage } };
     csiPackage = root.csi.v1;
   }

@@ -176,19 +176,32 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
     return rec;
   }
 
+  // The pools of each kind and what each topology segment reaches, worked out once: the cluster file does not change
+  // while the driver runs, and every CreateVolume of a provisioner without strict topology names every node.
+  private readonly poolsByKind = new Map<PoolKind, { pools: Pool[]; matching: (segments: Record<string, string>) => Pool[] }>();
+
+  private poolsOf(kind: PoolKind): { pools: Pool[]; matching: (segments: Record<string, string>) => Pool[] } {
+    let entry = this.poolsByKind.get(kind);
+    if (!entry) {
+      const pools = poolsOf(this.cluster, kind);
+      entry = { pools, matching: poolMatcher(this.cluster, pools) };
+      this.poolsByKind.set(kind, entry);
+    }
+    return entry;
+  }
+
   private free(pool: Pool): bigint {
     return pool.capacity - this.store.allocated(pool.kind, poolKey(pool));
   }
 
   // Picks the pool: preferred topologies in order, then requisite ones, then (without requisite) any pool.
   private place(kind: PoolKind, size: bigint, req: TopologyRequirement | null | undefined): Pool {
-    const pools = poolsOf(this.cluster, kind);
+    const { pools, matching } = this.poolsOf(kind);
     if (pools.length === 0) throw resourceExhausted(`the cluster has no ${kind} pool`);
     const largest = pools.reduce((m, p) => (p.capacity > m ? p.capacity : m), 0n);
     if (size > largest) throw outOfRange(`requested ${size} bytes, more than the largest ${kind} pool holds (${largest} bytes)`);
     const requisite = req?.requisite ?? [];
     const preferred = req?.preferred ?? [];
-    const matching = poolMatcher(this.cluster, pools);
     const requisitePools = requisite.flatMap((t) => matching(t.segments));
     const allowed = requisite.length > 0 ? new Set(requisitePools) : new Set(pools);
     const ordered = [...preferred.flatMap((t) => matching(t.segments)), ...requisitePools, ...(requisite.length > 0 ? [] : pools)];
@@ -353,8 +366,8 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
   async GetCapacity(req: { parameters?: Record<string, string>; accessible_topology?: { segments: Record<string, string> } | null }) {
     const kind = poolKindOf(req.parameters);
     const segments = req.accessible_topology?.segments;
-    const all = poolsOf(this.cluster, kind);
-    const pools = segments ? poolMatcher(this.cluster, all)(segments) : all;
+    const { pools: all, matching } = this.poolsOf(kind);
+    const pools = segments ? matching(segments) : all;
     const frees = pools.map((p) => (this.free(p) > 0n ? this.free(p) : 0n));
     const total = frees.reduce((a, b) => a + b, 0n);
     const largest = frees.reduce((a, b) => (b > a ? b : a), 0n);

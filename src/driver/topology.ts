@@ -63,7 +63,7 @@ function nodeZones(cluster: ClusterSpec): Map<string, string> {
 }
 
 /**
- * The pools reachable from each segment, for one placement. A provisioner that is not strict about topology sends
+ * The pools reachable from each segment. A provisioner that is not strict about topology sends
  * every node's segment as requisite, so the pools are indexed by node and by zone and each distinct segment is
  * matched once: linear in segments, not segments × pools × nodes.
  */
@@ -77,10 +77,14 @@ export function poolMatcher(cluster: ClusterSpec, pools: Pool[]): (segments: Rec
       else byKey.set(key, [p]);
     }
   }
-  const memo = new Map<string, Pool[]>();
+  // Frozen segments are the interned ones of topology-wire.ts (one object per distinct topology, for the driver's
+  // lifetime): remembered by identity; others by content.
+  const byObject = new WeakMap<Record<string, string>, Pool[]>();
+  const byContent = new Map<string, Pool[]>();
   return (segments) => {
-    const memoKey = JSON.stringify(segments);
-    let found = memo.get(memoKey);
+    const interned = Object.isFrozen(segments);
+    const memoKey = interned ? '' : JSON.stringify(segments);
+    let found = interned ? byObject.get(segments) : byContent.get(memoKey);
     if (found) return found;
     let host: string | undefined;
     let zone: string | undefined;
@@ -95,7 +99,11 @@ export function poolMatcher(cluster: ClusterSpec, pools: Pool[]): (segments: Rec
       ? [...(byKey.get(`node\0${host}`) ?? []), ...(hostZone !== undefined ? (byKey.get(`zone\0${hostZone}`) ?? []).filter((p) => p.node === null) : [])]
       : zone !== undefined ? (byKey.get(`zone\0${zone}`) ?? []) : pools;
     found = narrowed.filter((p) => poolMatchesSegment(cluster, p, segments, zoneOfNode));
-    memo.set(memoKey, found);
+    if (interned) byObject.set(segments, found);
+    else {
+      if (byContent.size >= 10_000) byContent.clear(); // bounded whatever callers send
+      byContent.set(memoKey, found);
+    }
     return found;
   };
 }
