@@ -53,14 +53,18 @@ export function encodeTopology(t: Topology): Buffer {
   return bytes;
 }
 
-/** Field 7 of a CreateVolumeRequest: the requirement's topologies from their cached encodings, in one buffer. */
-export function encodeAccessibilityRequirements(req: TopologyRequirement): Buffer {
+/**
+ * Field 7 of a CreateVolumeRequest, the requirement's topologies from their cached encodings, after the bytes of the
+ * request's other fields: one buffer, one copy of each part.
+ */
+export function encodeAccessibilityRequirements(req: TopologyRequirement, before: Uint8Array = Buffer.alloc(0)): Buffer {
   const lists: Array<[number, Topology[]]> = [[1, req.requisite ?? []], [2, req.preferred ?? []]];
   let bodyLength = 0;
   for (const [, list] of lists) for (const t of list) bodyLength += 1 + varintLength(encodeTopology(t).length) + encodeTopology(t).length;
   const tag = (AccessibilityRequirementsField << 3) | LengthDelimited;
-  const out = Buffer.allocUnsafe(varintLength(tag) + varintLength(bodyLength) + bodyLength);
-  let pos = writeVarint(out, 0, tag);
+  const out = Buffer.allocUnsafe(before.length + varintLength(tag) + varintLength(bodyLength) + bodyLength);
+  out.set(before, 0);
+  let pos = writeVarint(out, before.length, tag);
   pos = writeVarint(out, pos, bodyLength);
   for (const [number, list] of lists) {
     for (const t of list) {
@@ -79,7 +83,7 @@ export function createVolumeRequestSerializer(serialize: (req: object) => Buffer
     const r = req as { accessibility_requirements?: TopologyRequirement | null };
     if (!r.accessibility_requirements) return serialize(req);
     const rest = serialize({ ...req, accessibility_requirements: null });
-    return Buffer.concat([rest, encodeAccessibilityRequirements(r.accessibility_requirements)]);
+    return encodeAccessibilityRequirements(r.accessibility_requirements, rest);
   };
 }
 

@@ -88,6 +88,9 @@ export class DriverStore {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
         kind TEXT NOT NULL, zone TEXT NOT NULL, node TEXT, capacity INTEGER NOT NULL, parameters TEXT NOT NULL,
         source_type TEXT, source_id TEXT);
+      -- What a pool holds is summed on every placement and capacity query: from these covering indexes, not a scan.
+      CREATE INDEX IF NOT EXISTS volumes_by_zone ON volumes (kind, zone, capacity);
+      CREATE INDEX IF NOT EXISTS volumes_by_node ON volumes (kind, node, capacity);
       CREATE TABLE IF NOT EXISTS snapshots (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
         source_volume_id TEXT NOT NULL, size INTEGER NOT NULL, creation_time_ms INTEGER NOT NULL);
@@ -95,6 +98,7 @@ export class DriverStore {
         volume_id TEXT NOT NULL, target_path TEXT NOT NULL, node TEXT NOT NULL, readonly INTEGER NOT NULL,
         PRIMARY KEY (volume_id, target_path));
     `);
+    this.db.exec('CREATE INDEX IF NOT EXISTS publications_by_target ON publications (target_path)');
     this.db.exec('SELECT 1'); // surface a locked or corrupt database at start, not on the first RPC
   }
 

@@ -418,7 +418,7 @@ export class VolumeBinder {
           waiters?.delete(finish);
           if (waiters?.size === 0) this.changeWaiters.delete(key);
         }
-        signal.removeEventListener('abort', finish);
+        this.abortWaiters.get(signal)?.delete(finish);
         resolve();
       };
       const timer = setTimeout(finish, ms);
@@ -428,9 +428,22 @@ export class VolumeBinder {
         if (!waiters) this.changeWaiters.set(key, (waiters = new Set()));
         waiters.add(finish);
       }
-      signal.addEventListener('abort', finish, { once: true });
+      if (signal.aborted) return finish();
+      let onAbort = this.abortWaiters.get(signal);
+      if (!onAbort) {
+        const waiters = new Set<() => void>();
+        this.abortWaiters.set(signal, (onAbort = waiters));
+        signal.addEventListener('abort', () => [...waiters].forEach((f) => f()), { once: true });
+      }
+      onAbort.add(finish);
     });
   }
+
+  /**
+   * Binding cycles waiting on each abort signal: one listener per signal wakes them all. (A listener per wait made
+   * every addEventListener walk the others: with a thousand pods waiting for provisioning, quadratic.)
+   */
+  private readonly abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
 
   /** bindAPIUpdate: objects not yet written are reverted on failure; written ones stay assumed. */
   private async bindAPIUpdate(podVolumes: PodVolumes): Promise<void> {
