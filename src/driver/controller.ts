@@ -139,12 +139,13 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
   private readonly store: DriverStore;
   private readonly dirs: DataDir;
   private readonly inFlight = new Set<string>();
-  private readonly freezes = new VolumeFreezes();
+  private readonly freezes: VolumeFreezes;
 
   constructor(cluster: ClusterSpec, store: DriverStore, dirs: DataDir) {
     this.cluster = cluster;
     this.store = store;
     this.dirs = dirs;
+    this.freezes = new VolumeFreezes(dirs);
   }
 
   // One operation per volume or snapshot name at a time; a concurrent one gets ABORTED, as the spec asks.
@@ -303,6 +304,7 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
       return targets.length === 0 ? [] : findWriters(dir, targets);
     };
     return this.freezes.hold(volume.id, writers, async () => {
+      crashPoint('point-in-time-copy:frozen');
       const instant = Date.now();
       await copyTree(dir, dest);
       return instant;

@@ -4,7 +4,7 @@ import type { ClusterSpec } from '../api/cluster.ts';
 import { createCsiServer } from '../csi/grpc.ts';
 import type { IdentityRpcs, PluginCapability, ServiceImpl } from '../csi/types.ts';
 import { ControllerService } from './controller.ts';
-import { DataDir } from './files.ts';
+import { DataDir, resumeAbandonedFreezes } from './files.ts';
 import { NodeService } from './node.ts';
 import { DriverStore } from './store.ts';
 
@@ -38,6 +38,9 @@ export async function startCsiDriver(opts: CsiDriverOptions): Promise<RunningCsi
   const dirs = new DataDir(opts.dataDir);
   const store = new DriverStore(opts.dataDir);
   await dirs.prepare();
+  // Writers that a driver killed in the middle of a point-in-time copy left stopped run again.
+  const resumed = await resumeAbandonedFreezes(dirs);
+  if (resumed > 0) log.warn({ resumed }, 'resumed processes that a driver stopped for a snapshot and did not resume before it ended');
 
   const capabilities: PluginCapability[] = [{ service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } }];
   if (serveController) capabilities.unshift({ service: { type: 'CONTROLLER_SERVICE' } }, { volume_expansion: { type: 'ONLINE' } });

@@ -2,7 +2,7 @@
 // pausing a volume's writers. Paths are only ever built from IDs that passed parseVolumeId/parseSnapshotId.
 import { execFile } from 'node:child_process';
 import { constants, type Dirent } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -35,8 +35,12 @@ export class DataDir {
     if (!isVolumeId(id) && !isSnapshotId(id)) throw new Error(`not an id: ${JSON.stringify(id)}`);
     return join(this.root, 'scratch', id);
   }
+  // Records of the writers a point-in-time copy has stopped (see VolumeFreezes).
+  freezesPath(): string {
+    return join(this.root, 'freezes');
+  }
   async prepare(): Promise<void> {
-    for (const dir of ['volumes', 'snapshots', 'scratch']) await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
+    for (const dir of ['volumes', 'snapshots', 'scratch', 'freezes']) await mkdir(join(this.root, dir), { recursive: true, mode: 0o700 });
   }
 }
 
@@ -252,17 +256,105 @@ export function resumeProcesses(pids: number[]): void {
   }
 }
 
+/** The kernel start time of a live process (field 22 of /proc/PID/stat), or undefined if it is gone or a zombie. */
+export async function processStartTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process as a freeze record names it: pid and kernel start time, so that a recycled pid is never signalled. */
+interface ProcessRef {
+  pid: number;
+  startTime: string;
+}
+
+interface FreezeRecord {
+  /** The driver process that stopped them. */
+  owner: ProcessRef;
+  stopped: ProcessRef[];
+}
+
+async function processRefs(pids: number[]): Promise<ProcessRef[]> {
+  const refs = await Promise.all(pids.map(async (pid) => ({ pid, startTime: await processStartTime(pid) })));
+  return refs.filter((r): r is ProcessRef => r.startTime !== undefined);
+}
+
+/**
+ * Resumes the writers that drivers killed in the middle of a freeze left stopped (their records outlive them); a
+ * record whose driver still runs is that driver's. Returns how many processes it resumed.
+ */
+export async function resumeAbandonedFreezes(dirs: DataDir): Promise<number> {
+  let resumed = 0;
+  let names: string[];
+  try {
+    names = await readdir(dirs.freezesPath());
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const path = join(dirs.freezesPath(), name);
+    let record: FreezeRecord;
+    try {
+      record = JSON.parse(await readFile(path, 'utf8')) as FreezeRecord;
+    } catch {
+      await rm(path, { force: true }); // a record torn by the crash: it was written before any process was stopped
+      continue;
+    }
+    if ((await processStartTime(record.owner.pid)) === record.owner.startTime) continue;
+    for (const p of record.stopped) {
+      if ((await processStartTime(p.pid)) !== p.startTime) continue;
+      resumeProcesses([p.pid]);
+      resumed++;
+    }
+    await rm(path, { force: true });
+  }
+  return resumed;
+}
+
 /**
  * Keeps a volume's writers stopped while any point-in-time copy of it runs. Concurrent copies of one volume share one
  * freeze (each alone would resume the writers while another still copies); the writers resume when the last ends.
+ * Before any writer is stopped a record naming them is written, and it is removed once they are resumed: a driver
+ * killed in between leaves it for the next driver to start (resumeAbandonedFreezes), so no pod stays stopped.
  */
 export class VolumeFreezes {
   private readonly active = new Map<string, { holders: number; stopped: Promise<number[]> }>();
+  private readonly dirs?: DataDir;
+
+  constructor(dirs?: DataDir) {
+    this.dirs = dirs;
+  }
+
+  private recordPath(volumeId: string): string | undefined {
+    return this.dirs && join(this.dirs.freezesPath(), `${volumeId}.${process.pid}.json`);
+  }
+
+  private async stop(volumeId: string, pids: number[]): Promise<number[]> {
+    const path = this.recordPath(volumeId);
+    if (path && pids.length > 0) {
+      const owner = (await processRefs([process.pid]))[0]!;
+      const record: FreezeRecord = { owner, stopped: await processRefs(pids) };
+      await writeFile(`${path}.tmp`, JSON.stringify(record));
+      await rename(`${path}.tmp`, path);
+    }
+    return stopProcesses(pids);
+  }
+
+  private async resume(volumeId: string, stopped: number[]): Promise<void> {
+    resumeProcesses(stopped);
+    const path = this.recordPath(volumeId);
+    if (path) await rm(path, { force: true });
+  }
 
   async hold<T>(volumeId: string, findWriters: () => Promise<number[]>, fn: () => Promise<T>): Promise<T> {
     let freeze = this.active.get(volumeId);
     if (!freeze) {
-      freeze = { holders: 0, stopped: findWriters().then(stopProcesses) };
+      freeze = { holders: 0, stopped: findWriters().then((pids) => this.stop(volumeId, pids)) };
       this.active.set(volumeId, freeze);
     }
     freeze.holders++;
@@ -272,7 +364,7 @@ export class VolumeFreezes {
     } finally {
       if (--freeze.holders === 0) {
         this.active.delete(volumeId);
-        resumeProcesses(await freeze.stopped.catch(() => []));
+        await this.resume(volumeId, await freeze.stopped.catch(() => []));
       }
     }
   }

@@ -2,7 +2,7 @@
 // driver processes sharing one data dir (controller+node for node-a1, node-only for node-d1).
 import { status } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -228,6 +228,50 @@ describe('Snapshots', () => {
 });
 
 describe('Crash safety', () => {
+  test('a driver killed while a snapshot holds the volume\'s writers stopped: the next driver to start resumes them', async () => {
+    const crashDir = await tempDir('strata-csi-freeze-');
+    const data = join(crashDir, 'data');
+    const state = async (pid: number) => (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]![0];
+    const drivers: DriverProcess[] = [];
+    const start = async (env?: Record<string, string>) => {
+      const d = await startDriverProcess({ dataDir: data, socketDir: crashDir, nodeId: 'node-a1', env });
+      drivers.push(d);
+      return d;
+    };
+    const target = join(crashDir, 'pods', 'writer', 'vol');
+    let writer: ReturnType<typeof spawn> | undefined;
+    try {
+      const setup = await start();
+      const v = (await setup.client.createVolume({ name: 'frozen', volume_capabilities: caps, accessibility_requirements: { requisite: [{ segments: { 'topology.kubernetes.io/zone': 'zone-a' } }] } })).volume;
+      await setup.client.nodePublishVolume({ volume_id: v.volume_id, target_path: target, volume_capability: mountCapability() });
+      await setup.stop();
+      // A writer: its working directory is in the volume.
+      writer = spawn('sleep', ['1000'], { cwd: target, stdio: 'ignore' });
+      await new Promise((r) => writer!.once('spawn', r));
+
+      const crashing = await start({ STRATA_CSI_CRASH_AT: 'point-in-time-copy:frozen' });
+      await assert.rejects(crashing.client.createSnapshot({ name: 'victim', source_volume_id: v.volume_id }), (err: unknown) => err instanceof CsiError && err.code === status.UNAVAILABLE);
+      assert.equal(await crashing.exited, 'SIGKILL');
+      assert.equal(await state(writer.pid!), 'T', 'the writer was stopped when the driver died');
+      assert.equal((await readdir(join(data, 'freezes'))).length, 1);
+
+      const restarted = await start();
+      assert.notEqual(await state(writer.pid!), 'T', 'the writer runs again');
+      assert.deepEqual(await readdir(join(data, 'freezes')), []);
+      const s = (await restarted.client.createSnapshot({ name: 'victim', source_volume_id: v.volume_id })).snapshot;
+      assert.equal(s.ready_to_use, true);
+      assert.notEqual(await state(writer.pid!), 'T', 'a completed snapshot resumes what it stopped');
+      assert.deepEqual(await readdir(join(data, 'freezes')), [], 'and removes its record');
+      writer.kill('SIGKILL');
+      await restarted.client.nodeUnpublishVolume({ volume_id: v.volume_id, target_path: target });
+    } finally {
+      writer?.kill('SIGKILL');
+      for (const d of drivers) await d.stop();
+      spawnSync('umount', ['-l', target]); // only if a failed assertion left it published
+      await rm(crashDir, { recursive: true, force: true });
+    }
+  });
+
   for (const point of ['create-volume:after-record', 'create-volume:after-data', 'create-snapshot:after-record', 'create-snapshot:after-data', 'delete-volume:after-mark']) {
     test(`a driver killed at ${point} reports nothing half-made and the retry completes`, async () => {
       const crashDir = await tempDir('strata-csi-crash-');

@@ -15,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { processStartTime } from '../driver/files.ts';
 import { constants as osConstants } from 'node:os';
 
 const SandboxScript = String.raw`
@@ -137,16 +138,7 @@ class CriLogStream {
   }
 }
 
-/** The kernel start time of a live process (field 22 of /proc/PID/stat), or undefined if it is gone or a zombie. */
-export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
-  } catch {
-    return undefined;
-  }
-}
+export { processStartTime };
 
 interface PidFile {
   pid: number;
