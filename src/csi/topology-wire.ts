@@ -89,14 +89,21 @@ export function createVolumeRequestSerializer(serialize: (req: object) => Buffer
 
 class WireError extends Error {}
 
-function readVarint(buf: Buffer, pos: number): [number, number] {
+// Where the last readVarint stopped: a module-level cursor rather than a [value, position] pair per call (a request
+// has thousands of varints).
+let after = 0;
+
+function readVarint(buf: Buffer, pos: number): number {
   let value = 0;
   let scale = 1;
   for (;;) {
     if (pos >= buf.length) throw new WireError('truncated varint');
     const b = buf[pos++]!;
     value += (b & 0x7f) * scale;
-    if (b < 0x80) return [value, pos];
+    if (b < 0x80) {
+      after = pos;
+      return value;
+    }
     scale *= 128;
     if (scale > 2 ** 63) throw new WireError('varint too long');
   }
@@ -107,25 +114,26 @@ function forEachField(buf: Buffer, start: number, end: number, fn: (field: numbe
   let pos = start;
   while (pos < end) {
     const fieldStart = pos;
-    const [tag, afterTag] = readVarint(buf, pos);
+    const tag = readVarint(buf, pos);
     const wire = tag % 8;
     const number = Math.floor(tag / 8);
-    let bodyStart = afterTag;
+    let bodyStart = after;
     switch (wire) {
       case 0:
-        pos = readVarint(buf, afterTag)[1];
+        readVarint(buf, bodyStart);
+        pos = after;
         break;
       case 1:
-        pos = afterTag + 8;
+        pos = bodyStart + 8;
         break;
       case 2: {
-        const [len, afterLen] = readVarint(buf, afterTag);
-        bodyStart = afterLen;
-        pos = afterLen + len;
+        const len = readVarint(buf, bodyStart);
+        bodyStart = after;
+        pos = bodyStart + len;
         break;
       }
       case 5:
-        pos = afterTag + 4;
+        pos = bodyStart + 4;
         break;
       default:
         throw new WireError(`wire type ${wire} is not supported`);
@@ -136,13 +144,25 @@ function forEachField(buf: Buffer, start: number, end: number, fn: (field: numbe
 }
 
 const MaxInterned = 50_000;
-const interned = new Map<string, Topology>();
+interface Interned {
+  bytes: Buffer;
+  topology: Topology;
+  next?: Interned;
+}
+// By FNV-1a hash of the bytes, colliding entries chained; a thousand lookups a request, so no string is made for one.
+const interned = new Map<number, Interned>();
+
+function sameBytes(a: Buffer, buf: Buffer, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[start + i]) return false;
+  return true;
+}
 
 /** A Topology message decoded, one frozen object per distinct encoding (so that callers may key caches on it). */
 export function decodeTopology(buf: Buffer, start: number, end: number): Topology {
-  const key = buf.toString('latin1', start, end);
-  let t = interned.get(key);
-  if (t) return t;
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
+  for (let e = interned.get(hash); e; e = e.next) if (sameBytes(e.bytes, buf, start, end)) return e.topology;
   const segments: Record<string, string> = {};
   forEachField(buf, start, end, (number, wire, _f, s, e) => {
     if (number !== 1 || wire !== LengthDelimited) return;
@@ -155,10 +175,10 @@ export function decodeTopology(buf: Buffer, start: number, end: number): Topolog
     });
     segments[k] = v;
   });
-  t = Object.freeze({ segments: Object.freeze(segments) });
+  const topology: Topology = Object.freeze({ segments: Object.freeze(segments) });
   if (interned.size >= MaxInterned) interned.clear();
-  interned.set(key, t);
-  return t;
+  interned.set(hash, { bytes: Buffer.from(buf.subarray(start, end)), topology, next: interned.get(hash) });
+  return topology;
 }
 
 /**

@@ -201,19 +201,25 @@ export class ControllerService implements ServiceImpl<ControllerRpcs> {
     if (pools.length === 0) throw resourceExhausted(`the cluster has no ${kind} pool`);
     const largest = pools.reduce((m, p) => (p.capacity > m ? p.capacity : m), 0n);
     if (size > largest) throw outOfRange(`requested ${size} bytes, more than the largest ${kind} pool holds (${largest} bytes)`);
-    const requisite = req?.requisite ?? [];
-    const preferred = req?.preferred ?? [];
-    const requisitePools = requisite.flatMap((t) => matching(t.segments));
-    const allowed = requisite.length > 0 ? new Set(requisitePools) : new Set(pools);
-    const ordered = [...preferred.flatMap((t) => matching(t.segments)), ...requisitePools, ...(requisite.length > 0 ? [] : pools)];
-    const candidates = [...new Set(ordered)].filter((p) => allowed.has(p));
-    if (candidates.length === 0) throw resourceExhausted(`no ${kind} pool is accessible from the requested topology`);
-    const chosen = candidates.find((p) => this.free(p) >= size);
-    if (!chosen) {
-      const where = candidates.map((p) => `${poolKey(p)}: ${this.free(p)}`).join(', ');
-      throw resourceExhausted(`no ${kind} pool in the requested topology has ${size} bytes free (${where})`);
+    // The pools the requisite topologies reach (in their order), or every pool without requisite.
+    let allowed: Set<Pool> = new Set(pools);
+    if (req?.requisite?.length) {
+      allowed = new Set();
+      for (const t of req.requisite) for (const p of matching(t.segments)) allowed.add(p);
     }
-    return chosen;
+    // Candidates in order, the first with room wins: a request names every node, and its first preferred topology's
+    // pool nearly always has room, so the rest is only gone through when it has not.
+    const candidates = new Set<Pool>();
+    const fits = (p: Pool): boolean => {
+      if (candidates.has(p) || !allowed.has(p)) return false;
+      candidates.add(p);
+      return this.free(p) >= size;
+    };
+    for (const t of req?.preferred ?? []) for (const p of matching(t.segments)) if (fits(p)) return p;
+    for (const p of allowed) if (fits(p)) return p;
+    if (candidates.size === 0) throw resourceExhausted(`no ${kind} pool is accessible from the requested topology`);
+    const where = [...candidates].map((p) => `${poolKey(p)}: ${this.free(p)}`).join(', ');
+    throw resourceExhausted(`no ${kind} pool in the requested topology has ${size} bytes free (${where})`);
   }
 
   private sourceSize(source: Source): bigint {
