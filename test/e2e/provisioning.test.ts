@@ -276,4 +276,32 @@ describe('provisioning end to end (API server, CSI driver, controller manager, k
     assert.deepEqual(await driverZoneOf(pv), ['zone-b']);
     assert.ok(existsSync(volumeDir(pv)));
   });
+
+  it('a provisioned local volume refreshes the CSIStorageCapacity of its node at once, not the others', async () => {
+    await apply(`
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local-wffc}
+provisioner: ${Driver}
+parameters: {type: local}
+volumeBindingMode: WaitForFirstConsumer`);
+    type Capacity = { storageClassName: string; capacity?: string; nodeTopology?: { matchLabels?: Record<string, string> } };
+    const localCapacities = async () => {
+      const list = await getJson<{ items: Capacity[] }>(['csistoragecapacities', '-n', 'kube-system']);
+      return Object.fromEntries(list.items.filter((c) => c.storageClassName === 'local-wffc').map((c) => [c.nodeTopology?.matchLabels?.[HostnameKey], c.capacity]));
+    };
+    const before = await eventually(async () => {
+      const byNode = await localCapacities();
+      return byNode.n1 === '50Gi' && byNode.n2 ? byNode : undefined;
+    }, { what: 'CSIStorageCapacity objects of local-wffc' });
+    await apply(claim('mine', 'local-wffc', '5Gi').replace('metadata: {name: mine, namespace: default}', `metadata: {name: mine, namespace: default, annotations: {volume.kubernetes.io/selected-node: n1}}`));
+    await waitBound('mine');
+    // Upstream's provisionWrapper: the segments the new volume's node affinity names are refreshed now; the periodic
+    // poll (30 s) would be too late for this wait.
+    const after = await eventually(async () => {
+      const byNode = await localCapacities();
+      return byNode.n1 === '45Gi' ? byNode : undefined;
+    }, { what: 'n1 capacity refreshed after provisioning', timeoutMs: 5000 });
+    assert.equal(after.n2, before.n2);
+  });
 });

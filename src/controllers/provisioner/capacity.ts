@@ -1,7 +1,7 @@
 // CSIStorageCapacity publishing, as external-provisioner's capacity controller (--enable-capacity): one object per
 // (topology segment x StorageClass of the driver with WaitForFirstConsumer), its capacity from CSI GetCapacity.
 import { cloneJSON } from '../../api/json.ts';
-import type { CSIDriver, CSIStorageCapacity, CSINode, Node, StorageClass } from '../../api/types.ts';
+import type { CSIDriver, CSIStorageCapacity, CSINode, Node, NodeSelectorTerm, StorageClass } from '../../api/types.ts';
 import { bytesToQuantityString } from '../../api/quantity.ts';
 import { LabelCapacityDriverName, LabelCapacityManagedBy } from '../../api/well-known.ts';
 import type { CsiControllerClient } from './provisioner-logic.ts';
@@ -15,8 +15,8 @@ export interface CapacityDeps {
   csi: CsiControllerClient;
   getCSIDriver(): CSIDriver | undefined;
   listClasses(): StorageClass[];
-  listNodes(): Node[];
-  listCSINodes(): CSINode[];
+  /** topologySegments() of the nodes and CSINodes now. */
+  listSegments(): Array<Record<string, string>>;
   /** The objects currently published with our labels. */
   listCapacities(): CSIStorageCapacity[];
   createCapacity(capacity: CSIStorageCapacity): Promise<unknown>;
@@ -27,9 +27,10 @@ export interface CapacityDeps {
 /** Distinct topology segments of the nodes where the driver runs, keyed by the driver's CSINode topology keys. */
 export function topologySegments(driverName: string, nodes: Node[], csiNodes: CSINode[]): Array<Record<string, string>> {
   const byKey = new Map<string, Record<string, string>>();
+  const nodeLabels = new Map(nodes.map((n) => [n.metadata.name, n.metadata.labels ?? {}]));
   for (const csiNode of csiNodes) {
     const keys = csiNode.spec.drivers.find((d) => d.name === driverName)?.topologyKeys ?? [];
-    const labels = nodes.find((n) => n.metadata.name === csiNode.metadata.name)?.metadata.labels ?? {};
+    const labels = nodeLabels.get(csiNode.metadata.name) ?? {};
     if (keys.length === 0 || !keys.every((k) => Object.hasOwn(labels, k))) continue;
     const segment = Object.fromEntries([...keys].sort().map((k) => [k, labels[k]]));
     byKey.set(JSON.stringify(segment), segment);
@@ -39,16 +40,44 @@ export function topologySegments(driverName: string, nodes: Node[], csiNodes: CS
 
 const segmentKey = (className: string, segment: Record<string, string> | undefined) => `${className}\n${JSON.stringify(segment ?? {})}`;
 
-/** One reconcile pass: create, update and delete CSIStorageCapacity objects until they match GetCapacity. */
-export async function syncStorageCapacity(deps: CapacityDeps): Promise<void> {
+/** Which (class, segment) work items a refresh covers. */
+export type CapacityItems = (className: string, segment: Record<string, string>) => boolean;
+
+/**
+ * upstream's termToSegment: a node selector term of a provisioned PV's node affinity as a topology segment (every
+ * expression `key In [value]`, no matchFields); undefined for a term that is not one.
+ */
+export function termToSegment(term: NodeSelectorTerm): Record<string, string> | undefined {
+  if (term.matchFields?.length) return undefined;
+  const segment: Record<string, string> = {};
+  for (const { key, operator, values } of term.matchExpressions ?? []) {
+    if (operator !== 'In' || values?.length !== 1) return undefined;
+    segment[key] = values[0]!;
+  }
+  return segment;
+}
+
+/** Segments are equal when they have the same keys with the same values (upstream's Segment.Compare == 0). */
+export function sameSegment(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && b[k] === a[k]);
+}
+
+/**
+ * One reconcile pass: create, update and delete CSIStorageCapacity objects until they match GetCapacity. With `only`,
+ * a refresh of those work items: GetCapacity for them alone, creating or updating their objects, deleting nothing.
+ */
+export async function syncStorageCapacity(deps: CapacityDeps, only?: CapacityItems): Promise<void> {
   const publish = deps.getCSIDriver()?.spec.storageCapacity === true;
   const classes = publish
     ? deps.listClasses().filter((sc) => sc.provisioner === deps.driverName && sc.volumeBindingMode === 'WaitForFirstConsumer')
     : [];
-  const segments = classes.length ? topologySegments(deps.driverName, deps.listNodes(), deps.listCSINodes()) : [];
-  const existing = new Map(deps.listCapacities().map((c) => [segmentKey(c.storageClassName, c.nodeTopology?.matchLabels), c]));
+  const segments = classes.length ? deps.listSegments() : [];
+  const inScope = (c: CSIStorageCapacity) => !only || only(c.storageClassName, c.nodeTopology?.matchLabels ?? {});
+  const existing = new Map(deps.listCapacities().filter(inScope).map((c) => [segmentKey(c.storageClassName, c.nodeTopology?.matchLabels), c]));
   for (const sc of classes) {
     for (const segment of segments) {
+      if (only && !only(sc.metadata.name ?? '', segment)) continue;
       const key = segmentKey(sc.metadata.name ?? '', segment);
       const response = await deps.csi.getCapacity({
         parameters: sc.parameters ?? {},
@@ -84,5 +113,6 @@ export async function syncStorageCapacity(deps: CapacityDeps): Promise<void> {
     }
   }
   // Whatever is left describes a class or segment that no longer exists.
+  if (only) return;
   for (const obsolete of existing.values()) await deps.deleteCapacity(obsolete.metadata.name ?? '');
 }

@@ -20,10 +20,10 @@ import { Resources } from '../../client/resources.ts';
 import type { KubeClient } from '../../client/rest.ts';
 import { RateLimitingQueue, runWorkers } from '../../client/workqueue.ts';
 import { LatestObjects } from '../../client/latest-objects.ts';
-import { syncStorageCapacity } from './capacity.ts';
+import { sameSegment, syncStorageCapacity, termToSegment, topologySegments, type CapacityItems } from './capacity.ts';
 import { ProvisioningError } from './errors.ts';
 import { CsiProvisioner, NodeTopologyCache } from './provisioner-logic.ts';
-import type { CsiControllerClient, DriverCapabilities, ProvisionerApi, ProvisionerListers } from './provisioner-logic.ts';
+import type { CapacityRefresh, CsiControllerClient, DriverCapabilities, ProvisionerApi, ProvisionerListers } from './provisioner-logic.ts';
 
 export interface ProvisionerControllerOptions {
   client: KubeClient;
@@ -144,33 +144,68 @@ export class ProvisionerController {
       updateSnapshot: (snapshot) => snapshots.update(snapshot),
       getSnapshotContent: (name) => orUndefined(o.client.resource(Resources.volumeSnapshotContents).get(name)),
     };
+    const capacities = o.client.resource(Resources.csiStorageCapacities);
+    const labelSelector = `${LabelCapacityDriverName}=${o.driverName},${LabelCapacityManagedBy}=${capacityManagedBy}`;
+    // The objects as the last full pass listed them and this controller wrote them since (it alone manages them): a
+    // refresh works from these; a full pass lists afresh, so that objects it created are never created twice.
+    let known: Map<string, CSIStorageCapacity> | undefined;
+    // The work items' segments, until a Node's labels or a CSINode's drivers change.
+    let segments: Array<Record<string, string>> | undefined;
+    const listSegments = () => (segments ??= topologySegments(o.driverName, nodeInformer.list(), csiNodeInformer.list()));
+    this.#capacity = new CapacityLoop(o.logger, async (only) => {
+      if (!only || !known) {
+        only = undefined;
+        known = new Map((await capacities.list({ namespace: o.capacityNamespace, labelSelector })).items.map((c) => [c.metadata.name ?? '', c]));
+      }
+      const objects = known;
+      try {
+        await syncStorageCapacity({
+          driverName: o.driverName,
+          namespace: o.capacityNamespace,
+          managedBy: capacityManagedBy,
+          csi: o.csi,
+          getCSIDriver: () => csiDriverInformer.get(o.driverName),
+          listClasses: () => classInformer.list(),
+          listSegments,
+          listCapacities: () => [...objects.values()],
+          createCapacity: async (c: CSIStorageCapacity) => {
+            const created = await capacities.create(c);
+            objects.set(created.metadata.name ?? '', created);
+          },
+          updateCapacity: async (c: CSIStorageCapacity) => {
+            const updated = await capacities.update(c);
+            objects.set(updated.metadata.name ?? '', updated);
+          },
+          deleteCapacity: async (name: string) => {
+            await capacities.delete(name, o.capacityNamespace);
+            objects.delete(name);
+          },
+        }, only);
+      } catch (err) {
+        // Someone else changed an object (a conflict), or a call failed: start over from a fresh list.
+        known = undefined;
+        if (only) this.#capacity.trigger();
+        throw err;
+      }
+    });
+    const capacity = this.#capacity;
+    const refresh: CapacityRefresh = {
+      topology: (nodeAffinity) => {
+        const named = (nodeAffinity.required?.nodeSelectorTerms ?? []).map(termToSegment).filter((s) => s !== undefined);
+        // Most volumes name no work item's segment (a zonal volume's zone is not a node's segment): no pass at all.
+        if (named.length && listSegments().some((segment) => named.some((s) => sameSegment(s, segment)))) {
+          capacity.refresh((_className, segment) => named.some((s) => sameSegment(s, segment)));
+        }
+      },
+      storageClass: (name) => capacity.refresh((className) => className === name),
+    };
     this.provisioner = new CsiProvisioner({
       options: { driverName: o.driverName, identity: o.identity, capabilities: o.capabilities },
       listers,
       api,
       csi: o.csi,
       recorder: this.#recorder,
-    });
-
-    const capacities = o.client.resource(Resources.csiStorageCapacities);
-    const labelSelector = `${LabelCapacityDriverName}=${o.driverName},${LabelCapacityManagedBy}=${capacityManagedBy}`;
-    this.#capacity = new CapacityLoop(o.logger, async () => {
-      // A live list: objects created by the previous pass must not be created again.
-      const existing = (await capacities.list({ namespace: o.capacityNamespace, labelSelector })).items;
-      await syncStorageCapacity({
-        driverName: o.driverName,
-        namespace: o.capacityNamespace,
-        managedBy: capacityManagedBy,
-        csi: o.csi,
-        getCSIDriver: () => csiDriverInformer.get(o.driverName),
-        listClasses: () => classInformer.list(),
-        listNodes: () => nodeInformer.list(),
-        listCSINodes: () => csiNodeInformer.list(),
-        listCapacities: () => existing,
-        createCapacity: (c: CSIStorageCapacity) => capacities.create(c),
-        updateCapacity: (c: CSIStorageCapacity) => capacities.update(c),
-        deleteCapacity: (name: string) => capacities.delete(name, o.capacityNamespace),
-      });
+      capacity: refresh,
     });
 
     // enqueueClaim / enqueueVolume: an item waiting out its backoff is not hurried by an update.
@@ -207,8 +242,12 @@ export class ProvisionerController {
     // CSINode's drivers. Node status heartbeats change none of it (upstream's topology informer ignores them too).
     onShapeChange(classInformer, (sc) => sc, capacityInputChanged);
     onShapeChange(csiDriverInformer, (d) => d.spec, capacityInputChanged);
-    onShapeChange(nodeInformer, (n) => n.metadata.labels, capacityInputChanged);
-    onShapeChange(csiNodeInformer, (n) => n.spec, capacityInputChanged);
+    const segmentsChanged = () => {
+      segments = undefined;
+      capacityInputChanged();
+    };
+    onShapeChange(nodeInformer, (n) => n.metadata.labels, segmentsChanged);
+    onShapeChange(csiNodeInformer, (n) => n.spec, segmentsChanged);
   }
 
   /** syncClaimHandler: a claim deleted while its CreateVolume may be running is still seen through. */
@@ -216,9 +255,8 @@ export class ProvisionerController {
     const claim = this.#claimInformer.byIndex(uidIndex, uid)[0] ?? this.#claimsInProgress.get(uid);
     if (!claim) return;
     try {
-      const result = await this.provisioner.syncClaim(claim);
+      await this.provisioner.syncClaim(claim);
       this.#claimsInProgress.delete(uid);
-      if (result === 'provisioned') this.#capacity.trigger();
     } catch (err) {
       if (err instanceof ProvisioningError && err.state === 'InBackground') this.#claimsInProgress.set(uid, claim);
       else if (err instanceof ProvisioningError && err.state === 'Finished') this.#claimsInProgress.delete(uid);
@@ -229,9 +267,7 @@ export class ProvisionerController {
   async #syncVolume(name: string): Promise<void> {
     const volume = this.#volumes.get(name);
     if (!volume) return;
-    const wasReleased = volume.status?.phase === 'Released';
     await this.provisioner.syncVolume(volume);
-    if (wasReleased) this.#capacity.trigger();
   }
 
   async #syncCloneSource(key: string): Promise<void> {
@@ -266,19 +302,25 @@ export class ProvisionerController {
   }
 }
 
-/** Runs one capacity pass at a time: every poll interval, and soon after trigger() (bursts collapse into one pass). */
+/**
+ * Runs one capacity pass at a time: a full one every poll interval and soon after trigger() (bursts collapse into one
+ * pass); one of just the work items that refresh() names at once, unless a full one is due.
+ */
 class CapacityLoop {
   readonly #logger: Logger;
-  readonly #pass: () => Promise<void>;
+  readonly #pass: (only?: CapacityItems) => Promise<void>;
   #running?: Promise<void>;
-  #pending = false;
+  /** A full pass is due. */
+  #full = false;
+  /** The work items to refresh: any of these. */
+  #items: CapacityItems[] = [];
   #timer?: NodeJS.Timeout;
   #poll?: NodeJS.Timeout;
   #lastStart = 0;
   #active = false;
   readonly #stop = Promise.withResolvers<void>();
 
-  constructor(logger: Logger, pass: () => Promise<void>) {
+  constructor(logger: Logger, pass: (only?: CapacityItems) => Promise<void>) {
     this.#logger = logger;
     this.#pass = pass;
   }
@@ -291,12 +333,20 @@ class CapacityLoop {
 
   trigger(): void {
     if (!this.#active) return;
-    if (this.#running) {
-      this.#pending = true;
-      return;
-    }
-    if (this.#timer) return;
-    const wait = Math.max(0, this.#lastStart + capacityMinGapMs - Date.now());
+    this.#full = true;
+    this.#schedule();
+  }
+
+  refresh(items: CapacityItems): void {
+    if (!this.#active) return;
+    this.#items.push(items);
+    this.#schedule();
+  }
+
+  /** Starts the next pass when the one in flight ends: a full one no sooner than the minimum gap, a refresh at once. */
+  #schedule(): void {
+    if (this.#running || this.#timer) return;
+    const wait = this.#full ? Math.max(0, this.#lastStart + capacityMinGapMs - Date.now()) : 0;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#runPass();
@@ -304,15 +354,17 @@ class CapacityLoop {
   }
 
   #runPass(): void {
-    this.#lastStart = Date.now();
-    this.#running = this.#pass()
+    const full = this.#full;
+    const items = this.#items;
+    this.#full = false;
+    this.#items = [];
+    if (full) this.#lastStart = Date.now();
+    const only: CapacityItems | undefined = full ? undefined : (className, segment) => items.some((matches) => matches(className, segment));
+    this.#running = this.#pass(only)
       .catch((err) => this.#logger.error({ err }, 'CSIStorageCapacity update failed'))
       .finally(() => {
         this.#running = undefined;
-        if (this.#pending) {
-          this.#pending = false;
-          this.trigger();
-        }
+        if (this.#active && (this.#full || this.#items.length)) this.#schedule();
       });
   }
 

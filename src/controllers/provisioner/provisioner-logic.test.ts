@@ -130,14 +130,20 @@ function setup(world: World) {
     listCSINodes: () => world.csiNodes ?? [],
   };
   const csi = new FakeCsi(world.csi ?? []);
+  // What the capacity controller was asked to refresh.
+  const refreshes: string[] = [];
   const provisioner = new CsiProvisioner({
     options: { driverName: driver, identity: 'id-1', capabilities: { topology: world.topology ?? true, snapshot: true, clone: true, singleNodeMultiWriter: false } },
     listers,
     api,
     csi,
     recorder: { event: (_o, type, reason, message) => api.events.push(`${type} ${reason} ${message}`) },
+    capacity: {
+      topology: (affinity) => refreshes.push(`topology ${JSON.stringify(affinity.required?.nodeSelectorTerms)}`),
+      storageClass: (name) => refreshes.push(`class ${name}`),
+    },
   });
-  return { api, csi, provisioner };
+  return { api, csi, provisioner, refreshes };
 }
 
 const sc = (name: string, mode: 'Immediate' | 'WaitForFirstConsumer', extra: Partial<StorageClass> = {}): StorageClass => ({
@@ -281,6 +287,59 @@ describe('provisioning', () => {
     const { api, provisioner } = setup({ classes: [sc('fast', 'Immediate')], claims: [pvc] });
     await assert.rejects(provisioner.syncClaim(pvc), ProvisioningError);
     assert.equal(api.events.at(-1), 'Warning ProvisioningFailed failed to provision volume with StorageClass "fast": dataSourceRef namespace specified but the CrossNamespaceVolumeDataSource feature is disabled');
+  });
+});
+
+describe('capacity refresh (upstream provisionWrapper)', () => {
+  const zoneTerm = (zone: string) => `topology [{"matchExpressions":[{"key":"${zoneKey}","operator":"In","values":["${zone}"]}]}]`;
+
+  it('a provisioned volume refreshes the segments of its node affinity; without one, its class', async () => {
+    const pvc = claim('data', 'fast');
+    const zonal = setup({
+      classes: [sc('fast', 'Immediate')], nodes, csiNodes, claims: [pvc],
+      csi: [{ method: 'createVolume', request: {}, response: { volumeId: 'v', capacityBytes: GiB, accessibleTopology: [topo('zone-b')] } }],
+    });
+    assert.equal(await zonal.provisioner.syncClaim(pvc), 'provisioned');
+    assert.deepEqual(zonal.refreshes, [zoneTerm('zone-b')]);
+
+    const anywhere = setup({
+      classes: [sc('fast', 'Immediate')], claims: [pvc], topology: false,
+      csi: [{ method: 'createVolume', request: {}, response: { volumeId: 'v', capacityBytes: GiB } }],
+    });
+    assert.equal(await anywhere.provisioner.syncClaim(pvc), 'provisioned');
+    assert.deepEqual(anywhere.refreshes, ['class fast']);
+  });
+
+  it('a failed CreateVolume refreshes the class; a failure before any change (NoChange) refreshes nothing', async () => {
+    const big = claim('big', 'slow', { annotations: { [AnnSelectedNode]: 'node-0' }, size: '100Ti' });
+    const exhausted = setup({
+      classes: [sc('slow', 'WaitForFirstConsumer')], nodes, csiNodes, claims: [big],
+      csi: [{ method: 'createVolume', request: {}, error: grpcError(8, 'no room') }],
+    });
+    assert.equal(await exhausted.provisioner.syncClaim(big), 'stopped');
+    assert.deepEqual(exhausted.refreshes, ['class slow']);
+
+    const elsewhere = claim('elsewhere', 'slow', { annotations: { [AnnSelectedNode]: 'node-0' } });
+    const notAllowed = setup({
+      classes: [sc('slow', 'WaitForFirstConsumer', { allowedTopologies: [{ matchLabelExpressions: [{ key: zoneKey, values: ['zone-c'] }] }] })],
+      nodes, csiNodes, claims: [elsewhere],
+    });
+    await assert.rejects(notAllowed.provisioner.syncClaim(elsewhere), (err: ProvisioningError) => err.state === 'NoChange');
+    assert.deepEqual(notAllowed.refreshes, []);
+  });
+
+  it('a deleted volume refreshes the segments of its node affinity', async () => {
+    const affinity = { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: zoneKey, operator: 'In' as const, values: ['zone-a'] }] }] } };
+    const { api, provisioner, refreshes } = setup({
+      volumes: [{
+        metadata: { name: 'pvc-1', annotations: { [AnnDynamicallyProvisioned]: driver }, finalizers: [PVDeletionProtectionFinalizer] },
+        spec: { csi: { driver, volumeHandle: 'vol-1' }, persistentVolumeReclaimPolicy: 'Delete', nodeAffinity: affinity, claimRef: { name: 'c', namespace: 'ns', uid: 'u' } },
+        status: { phase: 'Released' },
+      }],
+      csi: [{ method: 'deleteVolume', request: { volumeId: 'vol-1' } }],
+    });
+    await provisioner.syncVolume(structuredClone(api.volumes.get('pvc-1')!));
+    assert.deepEqual(refreshes, [zoneTerm('zone-a')]);
   });
 });
 

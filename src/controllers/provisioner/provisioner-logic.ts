@@ -121,12 +121,26 @@ export interface ProvisionerOptions {
   extraCreateMetadata?: boolean;
 }
 
+export type VolumeNodeAffinity = NonNullable<PersistentVolume['spec']['nodeAffinity']>;
+
+/**
+ * What the capacity controller refreshes after a provisioning or a deletion (upstream's provisionWrapper): the work
+ * items of the segments that the volume's node affinity names, or those of its class.
+ */
+export interface CapacityRefresh {
+  /** refreshTopology: every work item whose segment equals a term of this node affinity. */
+  topology(nodeAffinity: VolumeNodeAffinity): void;
+  /** refreshSC: every work item of the class. */
+  storageClass(name: string): void;
+}
+
 export interface ProvisionerDeps {
   options: ProvisionerOptions;
   listers: ProvisionerListers;
   api: ProvisionerApi;
   csi: CsiControllerClient;
   recorder: EventRecorder;
+  capacity?: CapacityRefresh;
 }
 
 const quote = (value: string | undefined) => JSON.stringify(value ?? '');
@@ -444,6 +458,8 @@ export class CsiProvisioner {
       pv = await this.#provision(claim, sc, pvName, selectedNodeName);
     } catch (err) {
       if (!(err instanceof ProvisioningError)) throw err;
+      // A failure may come from capacity that changed: the class's objects are refreshed (a NoChange failure did nothing).
+      if (err.state !== 'NoChange') this.#deps.capacity?.storageClass(className);
       recorder.event(claim, 'Warning', 'ProvisioningFailed', `failed to provision volume with StorageClass ${quote(className)}: ${err.message}`);
       if (err.state === 'Reschedule' && selectedNodeName) {
         await this.#reschedule(claim);
@@ -452,6 +468,9 @@ export class CsiProvisioner {
       throw err;
     }
     if (!pv) return 'stopped';
+    // Where the volume went has less capacity now: refresh those segments (the periodic poll covers any others).
+    if (pv.spec.nodeAffinity) this.#deps.capacity?.topology(pv.spec.nodeAffinity);
+    else this.#deps.capacity?.storageClass(className);
     pv.spec.claimRef = claimReference(claim);
     pv.metadata.finalizers = [...(pv.metadata.finalizers ?? []), PVDeletionProtectionFinalizer];
     pv.metadata.annotations = { ...pv.metadata.annotations, [AnnDynamicallyProvisioned]: sc.provisioner };
@@ -723,6 +742,7 @@ export class CsiProvisioner {
       recorder.event(volume, 'Warning', 'VolumeFailedDelete', message);
       throw new VolumeDeletionError(message, { cause: err });
     }
+    if (volume.spec.nodeAffinity) this.#deps.capacity?.topology(volume.spec.nodeAffinity);
     await api.deleteVolume(volume.metadata.name ?? '');
     // Deleting set a deletionTimestamp; our finalizer is the last thing holding the object for us.
     const current = await api.getVolume(volume.metadata.name ?? '');
