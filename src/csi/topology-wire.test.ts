@@ -54,4 +54,35 @@ describe('CreateVolumeRequest topology on the wire', () => {
     assert.throws(() => method.requestDeserialize(truncated));
     assert.throws(() => deserialize(truncated));
   });
+
+  it('a requisite list it has seen, and rotations of it as preferred, decode as protobufjs has them; so does anything near them', () => {
+    const rotated = (list: typeof nodes, k: number) => [...list.slice(k), ...list.slice(0, k)];
+    const others = Array.from({ length: 50 }, (_, i) => node(i + 100));
+    const variants: Array<{ requisite: typeof nodes; preferred: typeof nodes }> = [
+      ...[0, 1, 7, 25, 49].map((k) => ({ requisite: nodes, preferred: rotated(nodes, k) })),
+      { requisite: nodes, preferred: [] },
+      { requisite: nodes, preferred: [...nodes].reverse() },
+      { requisite: nodes, preferred: rotated(nodes, 3).slice(0, 49) },
+      { requisite: nodes, preferred: [...rotated(nodes, 3).slice(0, 49), node(0)] },
+      { requisite: nodes, preferred: [...rotated(nodes, 3), node(3)] },
+      { requisite: nodes.slice(0, 49), preferred: rotated(nodes.slice(0, 49), 5) },
+      { requisite: [...nodes, node(50)], preferred: rotated(nodes, 5) },
+      { requisite: nodes, preferred: rotated(others, 5) },
+      { requisite: [...nodes.slice(0, 10), ...nodes.slice(0, 10)], preferred: rotated([...nodes.slice(0, 10), ...nodes.slice(0, 10)], 12) },
+      { requisite: others, preferred: rotated(others, 9) },
+      { requisite: nodes, preferred: rotated(nodes, 11) },
+    ];
+    for (const [i, requirement] of variants.entries()) {
+      const r = { ...request, accessibility_requirements: requirement };
+      const expected = method.requestDeserialize(method.requestSerialize(r));
+      assert.deepEqual(deserialize(serialize(r)), expected, `variant ${i}`);
+      assert.deepEqual(deserialize(method.requestSerialize(r)), expected, `variant ${i} encoded by protobufjs`);
+    }
+    // The same topology is the same object, whether it came entry by entry or with a whole run.
+    const first = deserialize(serialize({ ...request, accessibility_requirements: { requisite: others, preferred: [] } })) as typeof request;
+    const second = deserialize(serialize({ ...request, accessibility_requirements: { requisite: others, preferred: rotated(others, 4) } })) as typeof request;
+    assert.equal(second.accessibility_requirements.requisite[4], first.accessibility_requirements.requisite[4]);
+    assert.equal(second.accessibility_requirements.preferred[0], first.accessibility_requirements.requisite[4]);
+    assert.notEqual(second.accessibility_requirements.requisite, first.accessibility_requirements.requisite);
+  });
 });

@@ -5,13 +5,20 @@
 // objects, they cost the provisioner more CPU than anything else it does, and decoded by protobufjs the driver as much
 // again. The provisioner hands over the same Topology objects in every request (its node topologies are cached), so
 // here each one is encoded once and its bytes reused; the driver interns what it decodes by bytes, so it sees one
-// object per distinct topology and can remember what it worked out for it. The bytes are the protobuf encoding
+// object per distinct topology and can remember what it worked out for it. Beyond single topologies, both sides keep
+// the last long requisite list as one encoded run: the next request's requisite is usually that run again and its
+// preferred list that run rotated, which is one or two copies (memcmps on the driver's side) instead of a thousand
+// entries; anything else goes entry by entry. The bytes are the protobuf encoding
 // (csi.proto: CreateVolumeRequest field 7, TopologyRequirement requisite 1 / preferred 2, Topology map segments 1), so
 // either side talks to any other CSI implementation unchanged.
 import type { Topology, TopologyRequirement } from './types.ts';
 
 const AccessibilityRequirementsField = 7;
 const LengthDelimited = 2;
+const RequisiteTag = (1 << 3) | LengthDelimited;
+const PreferredTag = (2 << 3) | LengthDelimited;
+// Requisite lists shorter than this are encoded and decoded topology by topology each time.
+const MinRun = 8;
 
 function varintLength(n: number): number {
   let len = 1;
@@ -53,26 +60,87 @@ export function encodeTopology(t: Topology): Buffer {
   return bytes;
 }
 
+const entryLength = (t: Topology): number => {
+  const bytes = encodeTopology(t);
+  return 1 + varintLength(bytes.length) + bytes.length;
+};
+
+function writeEntries(out: Buffer, pos: number, number: number, list: Topology[]): number {
+  for (const t of list) {
+    const bytes = encodeTopology(t);
+    out[pos++] = (number << 3) | LengthDelimited;
+    pos = writeVarint(out, pos, bytes.length);
+    pos += bytes.copy(out, pos);
+  }
+  return pos;
+}
+
+/** The last long requisite list encoded: its entries as field 1 and as field 2, where each starts, and their order. */
+interface EncodedRun {
+  list: Topology[];
+  requisite: Buffer;
+  preferred: Buffer;
+  offsets: number[];
+  index: Map<Topology, number>;
+}
+let lastEncoded: EncodedRun | undefined;
+
+function encodedRun(list: Topology[]): EncodedRun {
+  const run = lastEncoded;
+  if (run && run.list.length === list.length && run.list.every((t, i) => t === list[i])) return run;
+  let length = 0;
+  const offsets = list.map((t) => {
+    const at = length;
+    length += entryLength(t);
+    return at;
+  });
+  const requisite = Buffer.allocUnsafe(length);
+  writeEntries(requisite, 0, 1, list);
+  const preferred = Buffer.from(requisite);
+  for (const o of offsets) preferred[o] = PreferredTag;
+  const index = new Map<Topology, number>();
+  list.forEach((t, i) => index.has(t) || index.set(t, i));
+  return (lastEncoded = { list: list.slice(), requisite, preferred, offsets, index });
+}
+
+/** k when `list` is the run's topologies rotated to start at its k-th, else undefined. */
+function rotationOf(run: EncodedRun, list: Topology[]): number | undefined {
+  const n = run.list.length;
+  if (list.length !== n) return undefined;
+  const k = run.index.get(list[0]!);
+  if (k === undefined) return undefined;
+  for (let i = 0; i < n; i++) if (list[i] !== run.list[(k + i) % n]) return undefined;
+  return k;
+}
+
 /**
- * Field 7 of a CreateVolumeRequest, the requirement's topologies from their cached encodings, after the bytes of the
- * request's other fields: one buffer, one copy of each part.
+ * Field 7 of a CreateVolumeRequest after the bytes of the request's other fields, in one buffer: a long requisite list
+ * as one copy of its encoded run (the same as the last request's, as a provisioner sends it), preferred as two when it
+ * is that run rotated; other lists from each topology's cached encoding.
  */
 export function encodeAccessibilityRequirements(req: TopologyRequirement, before: Uint8Array = Buffer.alloc(0)): Buffer {
-  const lists: Array<[number, Topology[]]> = [[1, req.requisite ?? []], [2, req.preferred ?? []]];
+  const requisite = req.requisite ?? [];
+  const preferred = req.preferred ?? [];
+  const run = requisite.length >= MinRun ? encodedRun(requisite) : undefined;
+  const k = run ? rotationOf(run, preferred) : undefined;
   let bodyLength = 0;
-  for (const [, list] of lists) for (const t of list) bodyLength += 1 + varintLength(encodeTopology(t).length) + encodeTopology(t).length;
+  if (run) bodyLength += run.requisite.length;
+  else for (const t of requisite) bodyLength += entryLength(t);
+  if (k !== undefined) bodyLength += run!.preferred.length;
+  else for (const t of preferred) bodyLength += entryLength(t);
   const tag = (AccessibilityRequirementsField << 3) | LengthDelimited;
   const out = Buffer.allocUnsafe(before.length + varintLength(tag) + varintLength(bodyLength) + bodyLength);
   out.set(before, 0);
   let pos = writeVarint(out, before.length, tag);
   pos = writeVarint(out, pos, bodyLength);
-  for (const [number, list] of lists) {
-    for (const t of list) {
-      const bytes = encodeTopology(t);
-      out[pos++] = (number << 3) | LengthDelimited;
-      pos = writeVarint(out, pos, bytes.length);
-      pos += bytes.copy(out, pos);
-    }
+  if (run) pos += run.requisite.copy(out, pos);
+  else pos = writeEntries(out, pos, 1, requisite);
+  if (k !== undefined) {
+    const o = run!.offsets[k]!;
+    pos += run!.preferred.copy(out, pos, o);
+    pos += run!.preferred.copy(out, pos, 0, o);
+  } else {
+    pos = writeEntries(out, pos, 2, preferred);
   }
   return out;
 }
@@ -181,6 +249,75 @@ export function decodeTopology(buf: Buffer, start: number, end: number): Topolog
   return topology;
 }
 
+type Requirement = { requisite: Topology[]; preferred: Topology[] };
+
+
+/**
+ * The last long requisite list decoded: its bytes (the run of field-1 entries that starts a TopologyRequirement), the
+ * same entries as field 2, its topologies and where each entry starts. A provisioner sends the same requisite in every
+ * request, and as preferred the same topologies rotated to start at the selected node's: then a few memcmps of whole
+ * runs stand in for a thousand decodes.
+ */
+interface RequisiteRun {
+  requisite: Buffer;
+  preferred: Buffer;
+  list: Topology[];
+  offsets: number[];
+  index: Map<Topology, number>;
+}
+let lastRun: RequisiteRun | undefined;
+
+/** The requirement in buf[start, end) when it is the last run as requisite and nothing or a rotation of it as preferred. */
+function fromLastRun(buf: Buffer, start: number, end: number): Requirement | undefined {
+  const run = lastRun;
+  if (!run) return undefined;
+  const length = run.requisite.length;
+  if (end - start < length || buf.compare(run.requisite, 0, length, start, start + length) !== 0) return undefined;
+  const pos = start + length;
+  if (pos === end) return { requisite: run.list.slice(), preferred: [] };
+  // The rest must be exactly the run's entries as field 2, rotated: its first entry says by how much.
+  if (end - pos !== length || buf[pos] !== PreferredTag) return undefined;
+  const firstLength = readVarint(buf, pos + 1);
+  if (after + firstLength > end) return undefined;
+  const k = run.index.get(decodeTopology(buf, after, after + firstLength));
+  if (k === undefined) return undefined;
+  const o = run.offsets[k]!;
+  if (buf.compare(run.preferred, o, length, pos, pos + length - o) !== 0) return undefined;
+  if (buf.compare(run.preferred, 0, o, pos + length - o, end) !== 0) return undefined;
+  return { requisite: run.list.slice(), preferred: [...run.list.slice(k), ...run.list.slice(0, k)] };
+}
+
+/** A TopologyRequirement message: from the last run when it repeats, else entry by entry (remembering a long requisite). */
+function decodeRequirement(buf: Buffer, start: number, end: number): Requirement {
+  const cached = fromLastRun(buf, start, end);
+  if (cached) return cached;
+  const into: Requirement = { requisite: [], preferred: [] };
+  // Where the leading run of requisite entries ends, and where each of them starts.
+  let runEnd = start;
+  let runIntact = true;
+  const offsets: number[] = [];
+  forEachField(buf, start, end, (n, w, fieldStart, s, e) => {
+    if (w === LengthDelimited && n === 1 && runIntact && fieldStart === runEnd && buf[fieldStart] === RequisiteTag) {
+      offsets.push(fieldStart - start);
+      runEnd = e;
+    } else if (w === LengthDelimited && n === 1) {
+      runIntact = false;
+    }
+    if (w !== LengthDelimited) return;
+    if (n === 1) into.requisite.push(decodeTopology(buf, s, e));
+    else if (n === 2) into.preferred.push(decodeTopology(buf, s, e));
+  });
+  if (runIntact && into.requisite.length >= MinRun && offsets.length === into.requisite.length) {
+    const requisite = Buffer.from(buf.subarray(start, runEnd));
+    const preferred = Buffer.from(requisite);
+    for (const o of offsets) preferred[o] = PreferredTag;
+    const index = new Map<Topology, number>();
+    into.requisite.forEach((t, i) => index.has(t) || index.set(t, i));
+    lastRun = { requisite, preferred, list: into.requisite.slice(), offsets, index };
+  }
+  return into;
+}
+
 /**
  * Wraps a CreateVolumeRequest deserializer: field 7 is decoded here (interned topologies), the rest as before. A
  * malformed request is left to the protobufjs deserializer, which reports it as it always has.
@@ -188,7 +325,7 @@ export function decodeTopology(buf: Buffer, start: number, end: number): Topolog
 export function createVolumeRequestDeserializer(deserialize: (buf: Buffer) => object): (buf: Buffer) => object {
   return (buf) => {
     const rest: Buffer[] = [];
-    let requirement: { requisite: Topology[]; preferred: Topology[] } | undefined;
+    let requirement: Requirement | undefined;
     try {
       forEachField(buf, 0, buf.length, (number, wire, fieldStart, bodyStart, bodyEnd) => {
         if (number !== AccessibilityRequirementsField || wire !== LengthDelimited) {
@@ -196,13 +333,7 @@ export function createVolumeRequestDeserializer(deserialize: (buf: Buffer) => ob
           return;
         }
         // Given more than once, the last one counts, as protobufjs (which decodes the rest) has it.
-        const into: { requisite: Topology[]; preferred: Topology[] } = { requisite: [], preferred: [] };
-        requirement = into;
-        forEachField(buf, bodyStart, bodyEnd, (n, w, _f, s, e) => {
-          if (w !== LengthDelimited) return;
-          if (n === 1) into.requisite.push(decodeTopology(buf, s, e));
-          else if (n === 2) into.preferred.push(decodeTopology(buf, s, e));
-        });
+        requirement = decodeRequirement(buf, bodyStart, bodyEnd);
       });
     } catch (err) {
       if (err instanceof WireError) return deserialize(buf);
