@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -118,6 +118,35 @@ describe('SqliteStore', () => {
     const second = new SqliteStore({ path });
     assert.equal((await second.get('/a'))?.value, '1');
     await second.close();
+  });
+
+  test('checkpoints run off the event loop, and once writes pause the WAL starts over instead of growing', async () => {
+    const path = newPath();
+    const store = new SqliteStore({ path });
+    const walBytes = () => statSync(`${path}-wal`).size;
+    const value = 'v'.repeat(2000);
+    let n = 0;
+    const burst = async (count: number) => {
+      for (let i = 0; i < count; i += 8) await Promise.all(Array.from({ length: 8 }, () => store.create(`/wal/${n++}`, value)));
+    };
+    try {
+      await burst(1000);
+      const afterFirst = walBytes();
+      // The pause lets a checkpoint copy every frame; the next burst, smaller than the first, then rewrites the WAL
+      // from its start. Without checkpoints (or with one still holding frames) it would append after them.
+      await new Promise((r) => setTimeout(r, 500));
+      await burst(400);
+      assert.equal(walBytes(), afterFirst);
+      await new Promise((r) => setTimeout(r, 500));
+      await burst(400);
+      assert.equal(walBytes(), afterFirst);
+      assert.equal((await store.list('/wal/')).items.length, 1800);
+    } finally {
+      await store.close();
+    }
+    const reopened = new SqliteStore({ path });
+    assert.equal((await reopened.list('/wal/')).items.length, 1800);
+    await reopened.close();
   });
 
   test('a database from a newer schema version is refused', () => {

@@ -1,5 +1,6 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { KeyExistsError, StoreError } from './errors.ts';
+import { Checkpointer } from './sqlite-checkpointer.ts';
 import { RevisionedStore } from './revisioned-store.ts';
 import type { KeyValue, ListResult, WatchEvent } from './types.ts';
 
@@ -81,14 +82,20 @@ export function prefixEnd(prefix: string): string | undefined {
 
 /**
  * The embedded durable backend on node:sqlite. WAL with synchronous=NORMAL: a commit is written to the WAL before
- * the call returns, so it survives the process being killed (not necessarily a power loss). The database is locked
- * exclusively because watches only see writes made through this object.
+ * the call returns, so it survives the process being killed (not necessarily a power loss). Checkpoints run on a
+ * worker thread (sqlite-checkpointer.ts). One store at a time may use a file, because watches only see writes made
+ * through this object: it holds an exclusive lock on PATH.lock (a lock the kernel drops when the process dies).
  */
 export class SqliteStore extends RevisionedStore {
   readonly #db: DatabaseSync;
+  readonly #lock: DatabaseSync;
+  readonly #checkpointer: Checkpointer;
+  /** Bytes the open transaction writes (each value twice: kv and history). */
+  #batchBytes = 0;
   readonly #begin: StatementSync;
   readonly #commit: StatementSync;
   readonly #rollback: StatementSync;
+  readonly #restart: StatementSync;
   readonly #getValue: StatementSync;
   readonly #listAll: StatementSync;
   readonly #listRange: StatementSync;
@@ -108,10 +115,13 @@ export class SqliteStore extends RevisionedStore {
 
   constructor(options: SqliteStoreOptions) {
     super(options.historyLimit);
+    const lock = new DatabaseSync(`${options.path}.lock`);
     const db = new DatabaseSync(options.path);
     try {
-      // EXCLUSIVE before WAL keeps the WAL index in process memory; the lock is taken by the first write below.
-      db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+      // An exclusive lock held until the connection closes: a second store on the file fails here.
+      lock.exec('PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT;');
+      // Automatic checkpoints would run inside commits, on the event loop: the checkpointer runs them instead.
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;');
       const version = db.prepare('PRAGMA user_version').get()!.user_version as number;
       if (version > SCHEMA_VERSION) {
         throw new StoreError(`${options.path} has schema version ${version}; this build knows ${SCHEMA_VERSION}`);
@@ -119,16 +129,19 @@ export class SqliteStore extends RevisionedStore {
       db.exec(`BEGIN IMMEDIATE; ${SCHEMA} COMMIT;`);
     } catch (err) {
       db.close();
+      lock.close();
       if ((err as { errcode?: number }).errcode === 5 /* SQLITE_BUSY */) {
         throw new StoreError(`${options.path} is in use by another store`, { cause: err });
       }
       throw err;
     }
     this.#db = db;
+    this.#lock = lock;
     const asArrays = { returnArrays: true };
     this.#begin = db.prepare('BEGIN');
     this.#commit = db.prepare('COMMIT');
     this.#rollback = db.prepare('ROLLBACK');
+    this.#restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
     this.#getValue = db.prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key = ?`, asArrays);
     this.#listAll = db.prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key >= ? ORDER BY key`, asArrays);
     this.#listRange = db.prepare(`SELECT ${KV_COLUMNS} FROM kv WHERE key >= ? AND key < ? ORDER BY key`, asArrays);
@@ -155,6 +168,15 @@ export class SqliteStore extends RevisionedStore {
     this.compacted = compacted ?? 0;
     this.revision = Math.max(newest ?? 0, this.compacted);
     this.#pendingRevision = this.revision;
+    this.#checkpointer = new Checkpointer(
+      options.path,
+      (message) => process.emitWarning(`SQLite checkpoint of ${options.path}: ${message}`),
+      () => {
+        if (!db.isOpen) return;
+        process.emitWarning(`SQLite checkpoints of ${options.path} are back on the event loop: their worker thread stopped`);
+        db.exec('PRAGMA wal_autocheckpoint = 1000');
+      },
+    );
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -176,6 +198,7 @@ export class SqliteStore extends RevisionedStore {
     return this.#write({ type: 'put', kv, revision }, () => {
       this.#insertValue.run(key, value, revision, revision);
       this.#insertEvent.run(revision, key, 'put', value, revision, null, null);
+      this.#batchBytes += 2 * value.length;
     });
   }
 
@@ -186,6 +209,7 @@ export class SqliteStore extends RevisionedStore {
     return this.#write({ type: 'put', kv, prevKv, revision }, () => {
       this.#updateValue.run(value, revision, key);
       this.#insertEvent.run(revision, key, 'put', value, prevKv.createRevision, prevKv.value, prevKv.modRevision);
+      this.#batchBytes += 2 * value.length + prevKv.value.length;
     });
   }
 
@@ -195,11 +219,13 @@ export class SqliteStore extends RevisionedStore {
     return this.#write({ type: 'delete', kv: prevKv, prevKv, revision }, () => {
       this.#deleteValue.run(key);
       this.#insertEvent.run(revision, key, 'delete', prevKv.value, prevKv.createRevision, null, prevKv.modRevision);
+      this.#batchBytes += prevKv.value.length;
     });
   }
 
   override async close(): Promise<void> {
     if (this.#db.isOpen) this.#flush();
+    await this.#checkpointer.close();
     await super.close();
   }
 
@@ -223,7 +249,9 @@ export class SqliteStore extends RevisionedStore {
   protected closeBackend(): void {
     // Commits what watchers wrote while close() delivered the last batch (they are detached by now).
     this.#flush();
+    // The last connection to close checkpoints the WAL into the database and removes it.
     this.#db.close();
+    this.#lock.close();
   }
 
   // Synchronous, so a write's precondition check and its statements run in one turn with nothing in between. Inside
@@ -270,8 +298,24 @@ export class SqliteStore extends RevisionedStore {
       this.#abort(err as Error);
       return;
     }
+    this.#wroteBatch();
     for (const { event } of batch) this.committed(event);
     for (const { event, resolve } of batch) resolve(event.revision);
+  }
+
+  /** Tells the checkpointer what the commit wrote; resets a WAL that its checkpoints could not (see the checkpointer). */
+  #wroteBatch(): void {
+    const bytes = this.#batchBytes + 4096;
+    this.#batchBytes = 0;
+    if (this.#checkpointer.restartDue) {
+      try {
+        this.#restart.get();
+      } catch {
+        // The WAL stays as it is; the next long one brings this back.
+      }
+      this.#checkpointer.restarted();
+    }
+    this.#checkpointer.wrote(bytes);
   }
 
   /** Rolls the open batch back and fails every write in it. */
@@ -279,6 +323,7 @@ export class SqliteStore extends RevisionedStore {
     clearImmediate(this.#flushScheduled);
     if (this.#db.isTransaction) this.#rollback.run();
     this.#pendingRevision = this.revision;
+    this.#batchBytes = 0;
     const batch = this.#batch;
     this.#batch = [];
     for (const { reject } of batch) reject(err);
