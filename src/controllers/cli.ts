@@ -3,10 +3,8 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Command, InvalidArgumentError } from 'commander';
-import pino from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { KubeClient } from '../client/rest.ts';
-import { DefaultBinderClaimWorkers, startControllerManager } from './manager.ts';
+import type { Registry } from 'prom-client';
+import { DefaultBinderClaimWorkers } from './defaults.ts';
 
 export interface ControllerManagerCommandOptions {
   kubeconfig?: string;
@@ -64,6 +62,10 @@ function serveMetrics(registry: Registry, portNumber: number): Promise<Server> {
 
 /** Runs until SIGTERM/SIGINT (exit 0) or lost leadership (exit 1, as kube-controller-manager). */
 export async function runControllerManagerCommand(options: ControllerManagerCommandOptions): Promise<void> {
+  // Loaded when the command runs: every `strata` command parses these options, only this one runs the controllers.
+  const [{ default: pino }, { Registry, collectDefaultMetrics }, { KubeClient }, { startControllerManager }] = await Promise.all([
+    import('pino'), import('prom-client'), import('../client/rest.ts'), import('./manager.ts'),
+  ]);
   const logger = pino({ name: 'controller-manager', level: options.logLevel }, pino.destination(2));
   const client = KubeClient.fromKubeconfig(options.kubeconfig);
   const registry = new Registry();

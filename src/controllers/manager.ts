@@ -22,16 +22,11 @@ import type { DriverInfo } from './provisioner/csi-adapter.ts';
 import { PersistentVolumeController, ProtectionController } from './pv-binder/controller.ts';
 import { SnapshotController } from './snapshot/controller.ts';
 import { SnapshotterController } from './snapshotter/controller.ts';
+import { DefaultBinderClaimWorkers } from './defaults.ts';
 
 export const LeaseNamespace = 'kube-system';
 export const LeaseName = 'strata-controller-manager';
-/**
- * Upstream binds with one claim worker; several are safe here (pv-binder/controller.ts). A claim's binding is four
- * API writes in a row, so a worker spends most of its time waiting on the API server: with 32 workers a burst of
- * 1,000 claims waited seconds in the queue before their first write. 128 keeps the binder up with such a burst and
- * stays under kube-apiserver's default --max-mutating-requests-inflight (200).
- */
-export const DefaultBinderClaimWorkers = 128;
+export { DefaultBinderClaimWorkers };
 
 export interface ControllerManagerOptions {
   client: KubeClient;

@@ -1,9 +1,7 @@
 // `strata csi-driver --endpoint unix://PATH --node-id NAME --mode controller|node|all --data-dir DIR --cluster FILE`
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
-import { defaultClusterSpec, parseClusterFile } from '../api/cluster.ts';
-import { type DriverMode, startCsiDriver } from './driver.ts';
+import type { DriverMode } from './driver.ts';
 
 export interface CsiDriverCommandOptions {
   endpoint: string;
@@ -32,6 +30,10 @@ export function parseCsiDriverArgs(argv: string[]): CsiDriverCommandOptions {
 
 // Runs until SIGTERM or SIGINT, then closes the socket.
 export async function runCsiDriverCommand(options: CsiDriverCommandOptions): Promise<void> {
+  // Loaded when the command runs: every `strata` command parses these options, only this one runs a driver.
+  const [{ default: pino }, { defaultClusterSpec, parseClusterFile }, { startCsiDriver }] = await Promise.all([
+    import('pino'), import('../api/cluster.ts'), import('./driver.ts'),
+  ]);
   const cluster = options.cluster ? parseClusterFile(readFileSync(options.cluster, 'utf8'), options.cluster) : defaultClusterSpec();
   const log = pino({ level: options.logLevel ?? 'info' }, pino.destination(2));
   const driver = await startCsiDriver({ endpoint: options.endpoint, nodeId: options.nodeId, mode: options.mode, dataDir: options.dataDir, cluster, log });

@@ -6,10 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import pino from 'pino';
-import { defaultClusterSpec, parseClusterFile } from '../api/cluster.ts';
-import { KubeClient } from '../client/rest.ts';
-import { startNodeAgent, type RunningNodeAgent } from './agent.ts';
+import type { RunningNodeAgent } from './agent.ts';
 import { NodeAgentConfigError } from './errors.ts';
 
 export interface NodeCommandOptions {
@@ -60,6 +57,10 @@ export function bearerTokenCheck(expected: string | undefined): ((token: string)
 
 /** Runs the agents until SIGTERM or SIGINT (or the signal aborts), then closes them. */
 export async function runNodeCommand(options: NodeCommandOptions, signal?: AbortSignal): Promise<void> {
+  // Loaded when the command runs: every `strata` command parses these options, only this one runs node agents.
+  const [{ default: pino }, { defaultClusterSpec, parseClusterFile }, { KubeClient }, { startNodeAgent }] = await Promise.all([
+    import('pino'), import('../api/cluster.ts'), import('../client/rest.ts'), import('./agent.ts'),
+  ]);
   const cluster = options.cluster ? parseClusterFile(readFileSync(options.cluster, 'utf8'), options.cluster) : defaultClusterSpec();
   const endpoints = csiEndpointsFor(options.name, options.csiEndpoint);
   const logger = pino({ name: 'strata-node', level: options.logLevel ?? 'info' }, pino.destination(2));

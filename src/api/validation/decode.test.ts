@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as allModels from '@kubernetes/client-node/dist/gen/models/all.js';
 import { decodeError } from './decode.ts';
+import { kindSchema, servedKinds } from './index.ts';
+import { RootModels, modelRegistry, type ModelClass } from './models.ts';
 
 // Go's encoding/json wording for each JSON shape kube-apiserver's typed decoding refuses.
 const cases: Array<[string, string, unknown, string | undefined]> = [
@@ -19,3 +22,19 @@ for (const [name, model, body, expected] of cases) {
     assert.equal(decodeError(model, body), expected);
   });
 }
+
+test('the models loaded are exactly those the served kinds reach from client-node\'s, not all of them', () => {
+  const all = allModels as unknown as Record<string, ModelClass | undefined>;
+  const named = servedKinds().map(kindSchema).filter((schema): schema is string => typeof schema === 'string');
+  for (const name of named) assert.ok(RootModels.includes(name), `${name} (a served kind's schema) is a root`);
+  const reached = new Set<string>();
+  const visit = (name: string): void => {
+    if (reached.has(name) || typeof all[name]?.getAttributeTypeMap !== 'function') return;
+    reached.add(name);
+    for (const { type } of all[name]!.getAttributeTypeMap()) for (const ref of type.match(/[A-Z][A-Za-z0-9]*/g) ?? []) visit(ref);
+  };
+  for (const root of RootModels) visit(root);
+  assert.deepEqual([...modelRegistry.keys()].sort(), [...reached].sort());
+  for (const name of reached) assert.equal(modelRegistry.get(name), all[name], name);
+  assert.ok(reached.size < Object.keys(all).length / 3, `${reached.size} of ${Object.keys(all).length}`);
+});

@@ -1,11 +1,6 @@
 // Type checking of request bodies for built-in kinds, standing in for kube-apiserver's typed JSON decoding: a value
 // of the wrong JSON type is refused (400) with Go's encoding/json wording rather than stored.
-import * as models from '@kubernetes/client-node/dist/gen/models/all.js';
-
-interface ModelClass {
-  getAttributeTypeMap(): Array<{ name: string; baseName: string; type: string }>;
-}
-const registry = models as unknown as Record<string, ModelClass | undefined>;
+import { modelRegistry } from './models.ts';
 
 function jsonKind(v: unknown): string {
   if (v === null) return 'null';
@@ -53,7 +48,7 @@ function shapeOf(type: string): TypeShape {
   if (shape) return shape;
   const list = /^Array<(.+)>$/.exec(type);
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
-  const model = registry[type];
+  const model = modelRegistry.get(type);
   if (type === 'any' || type === 'object') shape = { kind: 'any' };
   else if (list) shape = { kind: 'list', of: list[1]! };
   else if (map) shape = { kind: 'map', of: map[1]! };

@@ -68,6 +68,11 @@ export function servedKinds(): string[] {
   return [...rulesByGvk.keys()];
 }
 
+/** The schema a kind's bodies are checked against: a client-node model name, or a hand-written schema. */
+export function kindSchema(gvk: string): KindRules['schema'] {
+  return rulesFor(gvk).schema;
+}
+
 // Upstream SetDefaults_* for the kind (run on every decoded request body). Mutates obj.
 export function applyDefaults(gvk: string, obj: KubeObject): void {
   rulesFor(gvk).applyDefaults?.(obj);

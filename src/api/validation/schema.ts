@@ -1,7 +1,7 @@
 // Structural schemas: unknown-field detection for every kind (built-in kinds read @kubernetes/client-node's model
 // metadata), and OpenAPI v3 + x-kubernetes-validations checking for the custom resources, with the apiserver's wording.
 // The generated model classes alone: much cheaper to load than the whole client.
-import * as models from '@kubernetes/client-node/dist/gen/models/all.js';
+import { modelRegistry } from './models.ts';
 import { type FieldError, child, index, invalid, notSupported, required, typeInvalid } from '../field-errors.ts';
 import { arr, isObject, obj } from './util.ts';
 
@@ -32,16 +32,12 @@ export interface SchemaNode {
 }
 
 // ---- unknown fields ----
-interface ModelClass {
-  getAttributeTypeMap(): Array<{ name: string; baseName: string; type: string }>;
-}
-const modelRegistry = models as unknown as Record<string, ModelClass | undefined>;
 const modelFields = new Map<string, Map<string, string>>();
 
 function fieldsOfModel(name: string): Map<string, string> | undefined {
   let fields = modelFields.get(name);
   if (!fields) {
-    const model = modelRegistry[name];
+    const model = modelRegistry.get(name);
     if (typeof model?.getAttributeTypeMap !== 'function') return undefined;
     fields = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
     modelFields.set(name, fields);
