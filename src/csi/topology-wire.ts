@@ -75,17 +75,32 @@ function writeEntries(out: Buffer, pos: number, number: number, list: Topology[]
   return pos;
 }
 
-/** The last long requisite list encoded: its entries as field 1 and as field 2, where each starts, and their order. */
-interface EncodedRun {
+/**
+ * A long requisite list as one encoded run, as each side keeps the last one: its entries as field 1 (requisite) and as
+ * field 2 (preferred, the same bytes but each entry's tag), where each entry starts, and which topology is where.
+ */
+interface Run {
   list: Topology[];
   requisite: Buffer;
   preferred: Buffer;
   offsets: number[];
   index: Map<Topology, number>;
 }
-let lastEncoded: EncodedRun | undefined;
 
-function encodedRun(list: Topology[]): EncodedRun {
+function runOf(list: Topology[], requisite: Buffer, offsets: number[]): Run {
+  const preferred = Buffer.from(requisite);
+  for (const o of offsets) preferred[o] = PreferredTag;
+  const index = new Map<Topology, number>();
+  list.forEach((t, i) => index.has(t) || index.set(t, i));
+  return { list: list.slice(), requisite, preferred, offsets, index };
+}
+
+/** The topologies of a run rotated to start at its k-th: a preferred list as a provisioner builds it. */
+const rotated = (run: Run, k: number): Topology[] => [...run.list.slice(k), ...run.list.slice(0, k)];
+
+let lastEncoded: Run | undefined;
+
+function encodedRun(list: Topology[]): Run {
   const run = lastEncoded;
   if (run && run.list.length === list.length && run.list.every((t, i) => t === list[i])) return run;
   let length = 0;
@@ -96,15 +111,11 @@ function encodedRun(list: Topology[]): EncodedRun {
   });
   const requisite = Buffer.allocUnsafe(length);
   writeEntries(requisite, 0, 1, list);
-  const preferred = Buffer.from(requisite);
-  for (const o of offsets) preferred[o] = PreferredTag;
-  const index = new Map<Topology, number>();
-  list.forEach((t, i) => index.has(t) || index.set(t, i));
-  return (lastEncoded = { list: list.slice(), requisite, preferred, offsets, index });
+  return (lastEncoded = runOf(list, requisite, offsets));
 }
 
 /** k when `list` is the run's topologies rotated to start at its k-th, else undefined. */
-function rotationOf(run: EncodedRun, list: Topology[]): number | undefined {
+function rotationOf(run: Run, list: Topology[]): number | undefined {
   const n = run.list.length;
   if (list.length !== n) return undefined;
   const k = run.index.get(list[0]!);
@@ -251,21 +262,10 @@ export function decodeTopology(buf: Buffer, start: number, end: number): Topolog
 
 type Requirement = { requisite: Topology[]; preferred: Topology[] };
 
-
-/**
- * The last long requisite list decoded: its bytes (the run of field-1 entries that starts a TopologyRequirement), the
- * same entries as field 2, its topologies and where each entry starts. A provisioner sends the same requisite in every
- * request, and as preferred the same topologies rotated to start at the selected node's: then a few memcmps of whole
- * runs stand in for a thousand decodes.
- */
-interface RequisiteRun {
-  requisite: Buffer;
-  preferred: Buffer;
-  list: Topology[];
-  offsets: number[];
-  index: Map<Topology, number>;
-}
-let lastRun: RequisiteRun | undefined;
+// The last long requisite list decoded (the run of field-1 entries that starts a TopologyRequirement). A provisioner
+// sends the same requisite in every request, and as preferred the same topologies rotated to start at the selected
+// node's: then a few memcmps of whole runs stand in for a thousand decodes.
+let lastRun: Run | undefined;
 
 /** The requirement in buf[start, end) when it is the last run as requisite and nothing or a rotation of it as preferred. */
 function fromLastRun(buf: Buffer, start: number, end: number): Requirement | undefined {
@@ -284,7 +284,7 @@ function fromLastRun(buf: Buffer, start: number, end: number): Requirement | und
   const o = run.offsets[k]!;
   if (buf.compare(run.preferred, o, length, pos, pos + length - o) !== 0) return undefined;
   if (buf.compare(run.preferred, 0, o, pos + length - o, end) !== 0) return undefined;
-  return { requisite: run.list.slice(), preferred: [...run.list.slice(k), ...run.list.slice(0, k)] };
+  return { requisite: run.list.slice(), preferred: rotated(run, k) };
 }
 
 /** A TopologyRequirement message: from the last run when it repeats, else entry by entry (remembering a long requisite). */
@@ -307,14 +307,8 @@ function decodeRequirement(buf: Buffer, start: number, end: number): Requirement
     if (n === 1) into.requisite.push(decodeTopology(buf, s, e));
     else if (n === 2) into.preferred.push(decodeTopology(buf, s, e));
   });
-  if (runIntact && into.requisite.length >= MinRun && offsets.length === into.requisite.length) {
-    const requisite = Buffer.from(buf.subarray(start, runEnd));
-    const preferred = Buffer.from(requisite);
-    for (const o of offsets) preferred[o] = PreferredTag;
-    const index = new Map<Topology, number>();
-    into.requisite.forEach((t, i) => index.has(t) || index.set(t, i));
-    lastRun = { requisite, preferred, list: into.requisite.slice(), offsets, index };
-  }
+  // Intact, the leading run holds every requisite entry.
+  if (runIntact && into.requisite.length >= MinRun) lastRun = runOf(into.requisite, Buffer.from(buf.subarray(start, runEnd)), offsets);
   return into;
 }
 

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { exists, publishTree, removeTree, VolumeFreezes } from './files.ts';
+import { DataDir, exists, publishTree, removeTree, VolumeFreezes } from './files.ts';
 
 async function state(pid: number): Promise<string> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -16,8 +16,11 @@ async function state(pid: number): Promise<string> {
 test('overlapping holds on one volume share one freeze; the writer resumes after the last', async () => {
   const writer = spawn('sleep', ['60'], { stdio: 'ignore' });
   const pid = writer.pid!;
+  const root = await mkdtemp(join(tmpdir(), 'strata-freezes-'));
   try {
-    const freezes = new VolumeFreezes();
+    const dirs = new DataDir(root);
+    await dirs.prepare();
+    const freezes = new VolumeFreezes(dirs);
     let scans = 0;
     const findWriters = async () => {
       scans++;
@@ -47,6 +50,7 @@ test('overlapping holds on one volume share one freeze; the writer resumes after
     assert.equal(scans, 2);
   } finally {
     writer.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
   }
 });
 

@@ -324,19 +324,19 @@ export async function resumeAbandonedFreezes(dirs: DataDir): Promise<number> {
  */
 export class VolumeFreezes {
   private readonly active = new Map<string, { holders: number; stopped: Promise<number[]> }>();
-  private readonly dirs?: DataDir;
+  private readonly dirs: DataDir;
 
-  constructor(dirs?: DataDir) {
+  constructor(dirs: DataDir) {
     this.dirs = dirs;
   }
 
-  private recordPath(volumeId: string): string | undefined {
-    return this.dirs && join(this.dirs.freezesPath(), `${volumeId}.${process.pid}.json`);
+  private recordPath(volumeId: string): string {
+    return join(this.dirs.freezesPath(), `${volumeId}.${process.pid}.json`);
   }
 
   private async stop(volumeId: string, pids: number[]): Promise<number[]> {
     const path = this.recordPath(volumeId);
-    if (path && pids.length > 0) {
+    if (pids.length > 0) {
       const owner = (await processRefs([process.pid]))[0]!;
       const record: FreezeRecord = { owner, stopped: await processRefs(pids) };
       await writeFile(`${path}.tmp`, JSON.stringify(record));
@@ -347,8 +347,7 @@ export class VolumeFreezes {
 
   private async resume(volumeId: string, stopped: number[]): Promise<void> {
     resumeProcesses(stopped);
-    const path = this.recordPath(volumeId);
-    if (path) await rm(path, { force: true });
+    await rm(this.recordPath(volumeId), { force: true });
   }
 
   async hold<T>(volumeId: string, findWriters: () => Promise<number[]>, fn: () => Promise<T>): Promise<T> {

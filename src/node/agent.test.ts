@@ -16,9 +16,8 @@ import { Resources } from '../client/resources.ts';
 import { KubeClient } from '../client/rest.ts';
 import { connectCsi, type CsiClient } from '../csi/grpc.ts';
 import { startCsiDriver, type RunningCsiDriver } from '../driver/driver.ts';
-import { findWriters, isMountPoint } from '../driver/files.ts';
+import { findWriters, isMountPoint, processStartTime } from '../driver/files.ts';
 import { startNodeAgent, type RunningNodeAgent } from './agent.ts';
-import { processStartTime } from './runtime.ts';
 
 const clusterYaml = (rack: string, taint: string) => `
 apiVersion: strata.io/v1alpha1

@@ -14,9 +14,9 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { processStartTime } from '../driver/files.ts';
-import { constants as osConstants } from 'node:os';
 
 const SandboxScript = String.raw`
 set -eu
@@ -137,8 +137,6 @@ class CriLogStream {
     this.out.write(`${logTimestamp()} ${this.stream} ${tag} ${text}\n`);
   }
 }
-
-export { processStartTime };
 
 interface PidFile {
   pid: number;

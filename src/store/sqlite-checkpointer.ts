@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 
 /** What PRAGMA wal_checkpoint answers: whether it was blocked, frames in the WAL, frames copied back. */
-export interface CheckpointResult {
+interface CheckpointResult {
   busy: number;
   log: number;
   checkpointed: number;
@@ -55,8 +55,8 @@ export class Checkpointer {
   #inFlight = false;
   #closed = false;
   readonly #exited: Promise<void>;
-  /** The WAL is long: the store should run a RESTART checkpoint (none runs here until it has). */
-  restartDue = false;
+  /** The WAL is long: the store's next commit resets it (no checkpoint runs here until then). */
+  #restartDue = false;
 
   /**
    * onError: a checkpoint failed (the next one may not); onGone: the worker is gone, so the store must checkpoint
@@ -77,14 +77,26 @@ export class Checkpointer {
     this.#worker.on('message', (result: CheckpointResult | { error: string }) => {
       this.#inFlight = false;
       if ('error' in result) onError(result.error);
-      else if (result.log >= RestartAfterFrames) this.restartDue = true;
+      else if (result.log >= RestartAfterFrames) this.#restartDue = true;
       this.#maybeStart(CheckpointEveryBytes);
     });
     this.#worker.on('error', (err) => onError(err.message));
   }
 
-  /** Counts what a commit wrote; starts a checkpoint when enough has been and none is running, or when writes pause. */
-  wrote(bytes: number): void {
+  /**
+   * After each commit of the store (no transaction open): counts what it wrote, and starts a checkpoint when enough
+   * has been and none is running, or when writes pause. When the WAL has grown too long, calls resetWal first: the
+   * store's own RESTART checkpoint, on its connection.
+   */
+  committed(bytes: number, resetWal: () => void): void {
+    if (this.#restartDue) {
+      try {
+        resetWal();
+      } catch {
+        // The WAL stays as it is; the next long one brings this back.
+      }
+      this.#restartDue = false;
+    }
     this.#written += bytes;
     this.#lastWrite = performance.now();
     this.#maybeStart(CheckpointEveryBytes);
@@ -101,15 +113,9 @@ export class Checkpointer {
     this.#maybeStart(1);
   }
 
-  /** The store ran its RESTART checkpoint. */
-  restarted(): void {
-    this.restartDue = false;
-    this.#maybeStart(CheckpointEveryBytes);
-  }
-
   /** Starts a checkpoint when at least `bytes` were written since the last and none is running. */
   #maybeStart(bytes: number): void {
-    if (this.#closed || this.#inFlight || this.restartDue || this.#written < bytes) return;
+    if (this.#closed || this.#inFlight || this.#restartDue || this.#written < bytes) return;
     this.#written = 0;
     this.#inFlight = true;
     this.#worker.postMessage('check');

@@ -303,19 +303,10 @@ export class SqliteStore extends RevisionedStore {
     for (const { event, resolve } of batch) resolve(event.revision);
   }
 
-  /** Tells the checkpointer what the commit wrote; resets a WAL that its checkpoints could not (see the checkpointer). */
+  /** Tells the checkpointer what the commit wrote (the pages it appended, roughly: its values and one for the rest). */
   #wroteBatch(): void {
-    const bytes = this.#batchBytes + 4096;
+    this.#checkpointer.committed(this.#batchBytes + 4096, () => this.#restart.get());
     this.#batchBytes = 0;
-    if (this.#checkpointer.restartDue) {
-      try {
-        this.#restart.get();
-      } catch {
-        // The WAL stays as it is; the next long one brings this back.
-      }
-      this.#checkpointer.restarted();
-    }
-    this.#checkpointer.wrote(bytes);
   }
 
   /** Rolls the open batch back and fails every write in it. */
