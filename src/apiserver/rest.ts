@@ -20,6 +20,7 @@ import {
   clone, gracePeriodSeconds, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, preserveSystemMetadata, semanticallyEqual,
 } from './strategy.ts';
 import type { CachedObject, WatchCache } from './watch-cache.ts';
+import { encodeForStore } from './watch-cache.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -76,14 +77,6 @@ function pruneFields(obj: unknown, paths: string[]): void {
     }
     if (cur && typeof cur === 'object') delete (cur as Record<string, unknown>)[parts[parts.length - 1]];
   }
-}
-
-function serialize(obj: KubeObject): string {
-  const rv = obj.metadata.resourceVersion;
-  delete obj.metadata.resourceVersion;
-  const s = JSON.stringify(obj);
-  if (rv !== undefined) obj.metadata.resourceVersion = rv;
-  return s;
 }
 
 export class Rest {
@@ -178,7 +171,7 @@ export class Rest {
     for (let attempt = 0; ; attempt++) {
       const key = objectKey(r, m.namespace, m.name!);
       try {
-        await this.put(key, obj);
+        await this.put(r, key, obj);
         return this.cache.get(r, key)!;
       } catch (e) {
         if (e instanceof KeyExistsError) {
@@ -193,10 +186,16 @@ export class Rest {
     }
   }
 
-  /** Stores obj: a create without `rev`, else an update of that revision. */
-  private put(key: string, obj: KubeObject, rev?: number): Promise<number> {
-    const value = serialize(obj);
-    return rev === undefined ? this.store.create(key, value) : this.store.update(key, value, rev);
+  /** Stores obj (of resource r): a create without `rev`, else an update of that revision. */
+  private async put(r: ResourceDef, key: string, obj: KubeObject, rev?: number): Promise<number> {
+    const encoded = encodeForStore(r.kind, obj);
+    this.cache.expect(key, encoded);
+    try {
+      return await (rev === undefined ? this.store.create(key, encoded.value) : this.store.update(key, encoded.value, rev));
+    } catch (e) {
+      this.cache.forget(key, encoded);
+      throw e;
+    }
   }
 
   /**
@@ -242,14 +241,14 @@ export class Rest {
       try {
         if (finalizersGone && !this.awaitingGracefulDeletion(r, desired)) {
           // Removing the last finalizer of an object being deleted deletes it.
-          await this.put(key, desired, cur.rev);
+          await this.put(r, key, desired, cur.rev);
           const updated = this.cache.get(r, key)!;
           await this.store.delete(key, updated.rev).catch((e) => {
             if (!(e instanceof KeyNotFoundError || e instanceof RevisionConflictError)) throw e;
           });
           return { result: updated, created: false };
         }
-        await this.put(key, desired, cur.rev);
+        await this.put(r, key, desired, cur.rev);
         return { result: this.cache.get(r, key)!, created: false };
       } catch (e) {
         if (e instanceof RevisionConflictError) {
@@ -273,7 +272,9 @@ export class Rest {
     this.checkUnknownFields(r, body, opts);
     applyDefaults(gvkOf(r), body);
     const pinnedRV = body.metadata.resourceVersion;
-    return this.guaranteedUpdate(r, ns, name, opts, () => ({ next: clone(body), subresource, pinnedRV, create: false }));
+    // A pinned resourceVersion means one attempt (a conflict is the client's to resolve): the body itself can be the
+    // object to write. Otherwise each attempt starts from a copy, as the last one changed its own.
+    return this.guaranteedUpdate(r, ns, name, opts, () => ({ next: pinnedRV ? body : clone(body), subresource, pinnedRV, create: false }));
   }
 
   async patch(
@@ -368,7 +369,7 @@ export class Rest {
             await this.store.delete(key, cur.rev);
             return { removed: obj };
           }
-          await this.put(key, obj, cur.rev);
+          await this.put(r, key, obj, cur.rev);
           return { remaining: this.cache.get(r, key)! };
         }
         if (opts.dryRun) return { removed: obj };
@@ -401,7 +402,7 @@ export class Rest {
       ns.spec = spec;
       try {
         if (spec.finalizers.length === 0 && !(ns.metadata.finalizers?.length)) await this.store.delete(key, cur.rev);
-        else await this.put(key, ns, cur.rev);
+        else await this.put(r, key, ns, cur.rev);
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
@@ -441,7 +442,7 @@ export class Rest {
       recordUpdate(old, pod, { manager: opts.fieldManager, gvk: gvkOf(r), now, subresource: 'binding' });
       if (opts.dryRun) return;
       try {
-        await this.put(key, pod, cur.rev);
+        await this.put(r, key, pod, cur.rev);
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
