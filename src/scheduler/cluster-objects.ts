@@ -50,7 +50,18 @@ const nodeIndexValues = (pv: PersistentVolume): string[] => {
 const topologySelectors = new Map<string, LabelSelectorMatcher | undefined>();
 const maxTopologySelectors = 4096;
 
+// And by the selector object itself, which one capacity object keeps for as long as it lives: working out which
+// capacities each of 500 nodes reaches would otherwise encode every capacity's topology once per node.
+const selectorOfObject = new WeakMap<object, LabelSelectorMatcher | undefined>();
+
 function topologySelector(nodeTopology: NonNullable<CSIStorageCapacity['nodeTopology']>): LabelSelectorMatcher | undefined {
+  if (selectorOfObject.has(nodeTopology)) return selectorOfObject.get(nodeTopology);
+  const selector = parsedTopologySelector(nodeTopology);
+  selectorOfObject.set(nodeTopology, selector);
+  return selector;
+}
+
+function parsedTopologySelector(nodeTopology: NonNullable<CSIStorageCapacity['nodeTopology']>): LabelSelectorMatcher | undefined {
   const key = JSON.stringify(nodeTopology);
   if (topologySelectors.has(key)) return topologySelectors.get(key);
   let selector: LabelSelectorMatcher | undefined;
@@ -93,7 +104,8 @@ export class ClusterObjects {
    * dropped when capacities come, go or change class or topology, or when nodes come, go or change labels; the
    * provisioner updates capacities after every volume, so VolumeBinding must not match every one against every node.
    */
-  private readonly capacityAccess = new Map<string, string[]>();
+  /** Class -> node -> the keys of the class's capacities that the node reaches. */
+  private readonly capacityAccess = new Map<string, Map<string, string[]>>();
 
   private invalidatesCapacityAccess(kind: ObjectKind, type: 'Add' | 'Update' | 'Delete', obj: KubeObject): boolean {
     if (kind !== 'CSIStorageCapacity' && kind !== 'Node') return false;
@@ -145,13 +157,14 @@ export class ClusterObjects {
   candidatePVs(claim: PersistentVolumeClaim, node: Node): PersistentVolume[] {
     const className = claimStorageClassName(claim);
     const hostname = node.metadata.labels?.[LabelHostname];
-    const keys = hostname === undefined ? [className] : [confinedKey(className, hostname), className];
     const preBound = this.pvCache.byIndex('claimRef', `${claim.metadata.namespace ?? ''}/${claim.metadata.name ?? ''}`);
     const candidates: PersistentVolume[] = [];
-    for (const key of keys) {
+    const add = (key: string): void => {
       for (const pv of preBound) if (nodeIndexValues(pv).includes(key)) candidates.push(pv);
-      candidates.push(...this.pvCache.byIndex('node', key));
-    }
+      for (const pv of this.pvCache.byIndex('node', key)) candidates.push(pv);
+    };
+    if (hostname !== undefined) add(confinedKey(className, hostname));
+    add(className);
     return candidates;
   }
   /** The informer's PV (PV lister). */
@@ -172,11 +185,14 @@ export class ClusterObjects {
   }
   /** The class's CSIStorageCapacities (latest versions) whose nodeTopology selects the node. */
   accessibleCapacities(className: string, node: Node): CSIStorageCapacity[] {
-    const cacheKey = `${className}/${node.metadata.name ?? ''}`;
-    let keys = this.capacityAccess.get(cacheKey);
+    let byNode = this.capacityAccess.get(className);
+    if (!byNode) this.capacityAccess.set(className, (byNode = new Map()));
+    const nodeName = node.metadata.name ?? '';
+    let keys = byNode.get(nodeName);
     if (!keys) {
-      keys = [...this.maps.CSIStorageCapacity].filter(([, c]) => c.storageClassName === className && nodeHasAccess(node, c)).map(([key]) => key);
-      this.capacityAccess.set(cacheKey, keys);
+      keys = [];
+      for (const [key, c] of this.maps.CSIStorageCapacity) if (c.storageClassName === className && nodeHasAccess(node, c)) keys.push(key);
+      byNode.set(nodeName, keys);
     }
     return keys.map((key) => this.maps.CSIStorageCapacity.get(key)!);
   }

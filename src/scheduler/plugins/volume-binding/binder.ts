@@ -200,6 +200,7 @@ export class VolumeBinder {
    * the conflict reasons (empty when it fits); throws on errors.
    */
   findPodVolumes(pod: Pod, claims: PodVolumeClaims, node: Node): { podVolumes: PodVolumes; reasons: string[] } {
+    // Run for every node a pod with unbound claims is checked against: it allocates only what it returns.
     let boundVolumesSatisfied = true;
     let boundPVsFound = true;
     let unboundVolumesSatisfied = true;
@@ -207,48 +208,46 @@ export class VolumeBinder {
     let staticBindings: BindingInfo[] = [];
     let dynamicProvisions: ProvisionedClaim[] = [];
 
-    const finish = () => {
-      const reasons: string[] = [];
-      if (!boundVolumesSatisfied) reasons.push(ErrReasonNodeConflict);
-      if (!unboundVolumesSatisfied) reasons.push(ErrReasonBindConflict);
-      if (!sufficientStorage) reasons.push(ErrReasonNotEnoughSpace);
-      if (!boundPVsFound) reasons.push(ErrReasonPVNotExist);
-      return { podVolumes: { staticBindings, dynamicProvisions }, reasons };
-    };
-
     if (claims.boundClaims.length > 0) {
-      [boundVolumesSatisfied, boundPVsFound] = this.checkBoundClaims(claims.boundClaims, node);
+      const checked = this.checkBoundClaims(claims.boundClaims, node);
+      boundVolumesSatisfied = checked[0];
+      boundPVsFound = checked[1];
     }
-    if (claims.unboundClaimsDelayBinding.length > 0) {
-      const claimsToFindMatching: PersistentVolumeClaim[] = [];
-      let claimsToProvision: PersistentVolumeClaim[] = [];
+    delayed: if (claims.unboundClaimsDelayBinding.length > 0) {
+      let claimsToFindMatching: PersistentVolumeClaim[] | undefined;
+      let claimsToProvision: PersistentVolumeClaim[] | undefined;
       for (const claim of claims.unboundClaimsDelayBinding) {
         const selectedNode = claim.metadata.annotations?.[AnnSelectedNode];
         if (selectedNode !== undefined) {
           if (selectedNode !== node.metadata.name) {
             // Fast path: the claim is already being provisioned for another node.
             unboundVolumesSatisfied = false;
-            return finish();
+            break delayed;
           }
-          claimsToProvision.push(claim);
+          (claimsToProvision ??= []).push(claim);
         } else {
-          claimsToFindMatching.push(claim);
+          (claimsToFindMatching ??= []).push(claim);
         }
       }
-      if (claimsToFindMatching.length > 0) {
+      if (claimsToFindMatching) {
         const matching = this.findMatchingVolumes(claimsToFindMatching, node);
         unboundVolumesSatisfied = matching.foundMatches;
         staticBindings = matching.bindings;
-        claimsToProvision = [...claimsToProvision, ...matching.unboundClaims];
+        if (matching.unboundClaims.length > 0) (claimsToProvision ??= []).push(...matching.unboundClaims);
       }
-      if (claimsToProvision.length > 0) {
+      if (claimsToProvision) {
         const provision = this.checkVolumeProvisions(claimsToProvision, node);
         unboundVolumesSatisfied = provision.provisionSatisfied;
         sufficientStorage = provision.sufficientStorage;
         dynamicProvisions = provision.dynamicProvisions;
       }
     }
-    return finish();
+    const reasons: string[] = [];
+    if (!boundVolumesSatisfied) reasons.push(ErrReasonNodeConflict);
+    if (!unboundVolumesSatisfied) reasons.push(ErrReasonBindConflict);
+    if (!sufficientStorage) reasons.push(ErrReasonNotEnoughSpace);
+    if (!boundPVsFound) reasons.push(ErrReasonPVNotExist);
+    return { podVolumes: { staticBindings, dynamicProvisions }, reasons };
   }
 
   /** checkBoundClaims: [node affinity satisfied, PVs found]; stops at the first failing claim. */
@@ -275,8 +274,10 @@ export class VolumeBinder {
     claimsToBind: PersistentVolumeClaim[],
     node: Node,
   ): { foundMatches: boolean; bindings: BindingInfo[]; unboundClaims: PersistentVolumeClaim[] } {
-    const sorted = [...claimsToBind].sort((a, b) => {
-      const [x, y] = [claimRequestBytes(a), claimRequestBytes(b)];
+    // claimsToBind is the caller's own list: sorted in place.
+    const sorted = claimsToBind.length < 2 ? claimsToBind : claimsToBind.sort((a, b) => {
+      const x = claimRequestBytes(a);
+      const y = claimRequestBytes(b);
       return x < y ? -1 : x > y ? 1 : 0;
     });
     const chosen = new Set<string>();
