@@ -20,7 +20,6 @@ import {
   clone, gracePeriodSeconds, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, preserveSystemMetadata, semanticallyEqual,
 } from './strategy.ts';
 import type { CachedObject, WatchCache } from './watch-cache.ts';
-import { encodeForStore } from './watch-cache.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -77,6 +76,14 @@ function pruneFields(obj: unknown, paths: string[]): void {
     }
     if (cur && typeof cur === 'object') delete (cur as Record<string, unknown>)[parts[parts.length - 1]];
   }
+}
+
+function serialize(obj: KubeObject): string {
+  const rv = obj.metadata.resourceVersion;
+  delete obj.metadata.resourceVersion;
+  const s = JSON.stringify(obj);
+  if (rv !== undefined) obj.metadata.resourceVersion = rv;
+  return s;
 }
 
 export class Rest {
@@ -171,7 +178,7 @@ export class Rest {
     for (let attempt = 0; ; attempt++) {
       const key = objectKey(r, m.namespace, m.name!);
       try {
-        await this.put(r, key, obj);
+        await this.put(key, obj);
         return this.cache.get(r, key)!;
       } catch (e) {
         if (e instanceof KeyExistsError) {
@@ -186,16 +193,10 @@ export class Rest {
     }
   }
 
-  /** Stores obj (of resource r): a create without `rev`, else an update of that revision. */
-  private async put(r: ResourceDef, key: string, obj: KubeObject, rev?: number): Promise<number> {
-    const encoded = encodeForStore(r.kind, obj);
-    this.cache.expect(key, encoded);
-    try {
-      return await (rev === undefined ? this.store.create(key, encoded.value) : this.store.update(key, encoded.value, rev));
-    } catch (e) {
-      this.cache.forget(key, encoded);
-      throw e;
-    }
+  /** Stores obj: a create without `rev`, else an update of that revision. */
+  private put(key: string, obj: KubeObject, rev?: number): Promise<number> {
+    const value = serialize(obj);
+    return rev === undefined ? this.store.create(key, value) : this.store.update(key, value, rev);
   }
 
   /**
@@ -241,14 +242,14 @@ export class Rest {
       try {
         if (finalizersGone && !this.awaitingGracefulDeletion(r, desired)) {
           // Removing the last finalizer of an object being deleted deletes it.
-          await this.put(r, key, desired, cur.rev);
+          await this.put(key, desired, cur.rev);
           const updated = this.cache.get(r, key)!;
           await this.store.delete(key, updated.rev).catch((e) => {
             if (!(e instanceof KeyNotFoundError || e instanceof RevisionConflictError)) throw e;
           });
           return { result: updated, created: false };
         }
-        await this.put(r, key, desired, cur.rev);
+        await this.put(key, desired, cur.rev);
         return { result: this.cache.get(r, key)!, created: false };
       } catch (e) {
         if (e instanceof RevisionConflictError) {
@@ -369,7 +370,7 @@ export class Rest {
             await this.store.delete(key, cur.rev);
             return { removed: obj };
           }
-          await this.put(r, key, obj, cur.rev);
+          await this.put(key, obj, cur.rev);
           return { remaining: this.cache.get(r, key)! };
         }
         if (opts.dryRun) return { removed: obj };
@@ -402,7 +403,7 @@ export class Rest {
       ns.spec = spec;
       try {
         if (spec.finalizers.length === 0 && !(ns.metadata.finalizers?.length)) await this.store.delete(key, cur.rev);
-        else await this.put(r, key, ns, cur.rev);
+        else await this.put(key, ns, cur.rev);
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {
@@ -442,7 +443,7 @@ export class Rest {
       recordUpdate(old, pod, { manager: opts.fieldManager, gvk: gvkOf(r), now, subresource: 'binding' });
       if (opts.dryRun) return;
       try {
-        await this.put(r, key, pod, cur.rev);
+        await this.put(key, pod, cur.rev);
         return;
       } catch (e) {
         if (e instanceof RevisionConflictError && attempt < MAX_CONFLICT_RETRIES) {

@@ -23,75 +23,22 @@ export class CachedObject {
   /** The object's selectable fields (fieldsForObject). */
   readonly fields: Record<string, string>;
 
-  constructor(key: string, resource: ResourceDef, raw: Buffer, rev: number, labels: Record<string, string> | undefined, fields: Record<string, string>) {
-    this.key = key;
-    this.resource = resource;
-    this.raw = raw;
-    this.rev = rev;
-    this.labels = labels;
-    this.fields = fields;
-  }
-
-  /** The object of a stored value (which has no resourceVersion: it is the revision that stored it). */
-  static decode(key: string, resource: ResourceDef, value: string, rev: number): CachedObject {
+  constructor(key: string, resource: ResourceDef, value: string, rev: number) {
     const obj = JSON.parse(value) as KubeObject;
     obj.metadata ??= {};
     obj.metadata.resourceVersion = String(rev);
-    return new CachedObject(key, resource, Buffer.from(JSON.stringify(obj)), rev, obj.metadata.labels, fieldsForObject(resource.kind, obj));
+    this.key = key;
+    this.resource = resource;
+    this.raw = Buffer.from(JSON.stringify(obj));
+    this.rev = rev;
+    this.labels = obj.metadata.labels;
+    this.fields = fieldsForObject(resource.kind, obj);
   }
 
   /** The object, decoded afresh on every access: a private copy the caller may change. */
   get obj(): KubeObject {
     return JSON.parse(this.raw.toString('utf8')) as KubeObject;
   }
-}
-
-// A write's object is encoded once, with a placeholder where its resourceVersion goes: the stored value is that text
-// without the placeholder, and the cached bytes are that text with the revision the store gave it. This spares the
-// cache decoding and re-encoding every value written through this server. The placeholder's encoding (`\u0000`
-// escapes inside quotes) is text no other string of the object encodes to except the same value; should another field
-// hold it, the write takes the plain way.
-const RV_PLACEHOLDER = '\0rv\0';
-const RV_MEMBER = `"resourceVersion":${JSON.stringify(RV_PLACEHOLDER)}`;
-
-/** A value about to be stored, with what the cache needs to serve it without decoding it. */
-export interface EncodedObject {
-  /** The object's JSON without metadata.resourceVersion: what the store keeps. */
-  readonly value: string;
-  /** The JSON with the resourceVersion member at `at`, when encoded that way. */
-  readonly template?: { text: string; at: number; labels: Record<string, string> | undefined; fields: Record<string, string> };
-}
-
-/** JSON of obj with metadata.resourceVersion set to rv (undefined: without it), leaving obj as it was. */
-function stringifyWithRV(obj: KubeObject, rv: string | undefined): string {
-  const m = obj.metadata;
-  const had = Object.hasOwn(m, 'resourceVersion');
-  const before = m.resourceVersion;
-  if (rv === undefined) delete m.resourceVersion;
-  else m.resourceVersion = rv;
-  try {
-    return JSON.stringify(obj);
-  } finally {
-    if (had) m.resourceVersion = before;
-    else delete m.resourceVersion;
-  }
-}
-
-/** Encodes obj for the store (leaving obj as it was). */
-export function encodeForStore(kind: string, obj: KubeObject): EncodedObject {
-  const text = stringifyWithRV(obj, RV_PLACEHOLDER);
-  const at = text.indexOf(RV_MEMBER);
-  if (at < 0 || text.indexOf(RV_MEMBER, at + 1) >= 0) return { value: stringifyWithRV(obj, undefined) };
-  const end = at + RV_MEMBER.length;
-  // Without the member, and the comma that joined it to a neighbour.
-  const value = text[at - 1] === ',' ? text.slice(0, at - 1) + text.slice(end) : text[end] === ',' ? text.slice(0, at) + text.slice(end + 1) : text.slice(0, at) + text.slice(end);
-  const labels = obj.metadata.labels ? { ...obj.metadata.labels } : undefined;
-  return { value, template: { text, at, labels, fields: fieldsForObject(kind, obj) } };
-}
-
-function fromTemplate(key: string, resource: ResourceDef, t: NonNullable<EncodedObject['template']>, rev: number): CachedObject {
-  const raw = Buffer.from(`${t.text.slice(0, t.at)}"resourceVersion":"${rev}"${t.text.slice(t.at + RV_MEMBER.length)}`);
-  return new CachedObject(key, resource, raw, rev, t.labels, t.fields);
 }
 
 export type CacheEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -145,8 +92,6 @@ export class WatchCache {
   private readonly subscriptions = new Set<Subscription>();
   private readonly waiters: Array<{ rev: number; resolve: () => void }> = [];
   private storeWatch?: Watch;
-  /** Values this server is writing, by key, encoded as they will be served (see expect). */
-  private readonly expected = new Map<string, EncodedObject>();
 
   constructor(store: Store, options: { capacity?: number } = {}) {
     this.store = store;
@@ -159,7 +104,7 @@ export class WatchCache {
     for (const kv of items) {
       const r = resourceOfKey(kv.key);
       if (!r) continue;
-      this.byResource.get(keyPrefix(r))!.set(kv.key, CachedObject.decode(kv.key, r, kv.value, kv.modRevision));
+      this.byResource.get(keyPrefix(r))!.set(kv.key, new CachedObject(kv.key, r, kv.value, kv.modRevision));
     }
     this.revision = revision;
     this.oldestResumable = revision;
@@ -196,14 +141,7 @@ export class WatchCache {
       const previous = map.get(e.kv.key);
       let ev: CacheEvent;
       if (e.type === 'put') {
-        const expected = this.expected.get(e.kv.key);
-        let current: CachedObject;
-        if (expected?.template && expected.value === e.kv.value) {
-          this.expected.delete(e.kv.key);
-          current = fromTemplate(e.kv.key, r, expected.template, e.revision);
-        } else {
-          current = CachedObject.decode(e.kv.key, r, e.kv.value, e.revision);
-        }
+        const current = new CachedObject(e.kv.key, r, e.kv.value, e.revision);
         if (!previous) this.sortedKeys.set(keyPrefix(r), undefined);
         map.set(e.kv.key, current);
         ev = { type: previous ? 'MODIFIED' : 'ADDED', rev: e.revision, current, previous };
@@ -211,7 +149,7 @@ export class WatchCache {
         map.delete(e.kv.key);
         this.sortedKeys.set(keyPrefix(r), undefined);
         // The DELETED event carries the last state with the delete's resourceVersion, as upstream.
-        ev = { type: 'DELETED', rev: e.revision, current: CachedObject.decode(e.kv.key, r, e.kv.value, e.revision), previous };
+        ev = { type: 'DELETED', rev: e.revision, current: new CachedObject(e.kv.key, r, e.kv.value, e.revision), previous };
       }
       this.record(ev);
       for (const s of this.subscriptions) if (e.kv.key.startsWith(s.prefix)) s.listener(ev);
@@ -252,18 +190,6 @@ export class WatchCache {
       const w = { rev, resolve: () => { clearTimeout(timer); resolve(true); } };
       this.waiters.push(w);
     });
-  }
-
-  /**
-   * Tells the cache that `encoded.value` is about to be written at key, so that its event, when the value comes back
-   * through the store's watch, is served from the encoding the writer made. A write that fails calls forget.
-   */
-  expect(key: string, encoded: EncodedObject): void {
-    if (encoded.template) this.expected.set(key, encoded);
-  }
-
-  forget(key: string, encoded: EncodedObject): void {
-    if (this.expected.get(key) === encoded) this.expected.delete(key);
   }
 
   get(r: ResourceDef, key: string): CachedObject | undefined {
