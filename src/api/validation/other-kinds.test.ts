@@ -146,6 +146,15 @@ test('unknownFields reports paths the schema does not have', () => {
   const p = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', bogus: 1, labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i', colour: 'red', resources: { requests: { cpu: '1' } } }], foo: true }, status: {} };
   assert.deepEqual(unknownFields('v1/Pod', p), ['metadata.bogus', 'spec.containers[0].colour', 'spec.foo']);
   assert.deepEqual(unknownFields('v1/PersistentVolumeClaim', { metadata: {}, spec: { accessModes: [], resources: { requests: { storage: '1' } }, storage: '1Gi' } }), ['spec.storage']);
+  // Deeper: a list in a list, a model under a list, maps of strings (never unknown), in the order of the body.
+  assert.deepEqual(unknownFields('v1/Pod', {
+    metadata: { labels: { 'any.key/x': 'y' }, annotations: { a: 'b' } },
+    spec: {
+      nodeSelector: { zone: 'a' },
+      containers: [{ name: 'a' }, { name: 'b', ports: [{ containerPort: 80 }, { containerPort: 81, colour: 'red' }], env: [{ name: 'E', valueFrom: { fieldRef: { fieldPath: 'x', extra: 1 } } }] }],
+      volumes: [{ name: 'v', csi: { driver: 'd', volumeAttributes: { k: 'v' }, size: 1 } }],
+    },
+  }), ['spec.containers[1].ports[1].colour', 'spec.containers[1].env[0].valueFrom.fieldRef.extra', 'spec.volumes[0].csi.size']);
   assert.deepEqual(unknownFields('storage.k8s.io/v1/StorageClass', { metadata: {}, provisioner: 'p', parameters: { any: 'x' }, allowedTopologies: [{ matchLabelExpressions: [{ key: 'k', values: [], operator: 'In' }] }] }), [
     'allowedTopologies[0].matchLabelExpressions[0].operator',
   ]);

@@ -45,29 +45,58 @@ function fieldsOfModel(name: string): Map<string, string> | undefined {
   return fields;
 }
 
-// Walks a value by a client-node type name: a model, `Array<X>`, `{ [key: string]: X; }`, or a leaf.
-function unknownInType(type: string, value: unknown, path: string, out: string[]): void {
-  const list = /^Array<(.+)>$/.exec(type);
-  if (list) {
-    arr(value).forEach((item, i) => unknownInType(list[1]!, item, index(path, i), out));
-    return;
+// How to walk a value of a client-node type name: a model (its fields), `Array<X>`, `{ [key: string]: X; }`, or a leaf.
+type TypeWalk = { kind: 'list' | 'map'; elem: string } | { kind: 'model'; fields: Map<string, string> } | { kind: 'leaf' };
+const typeWalks = new Map<string, TypeWalk>();
+
+function typeWalk(type: string): TypeWalk {
+  let walk = typeWalks.get(type);
+  if (!walk) {
+    const list = /^Array<(.+)>$/.exec(type);
+    const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
+    const fields = list || map ? undefined : fieldsOfModel(type);
+    walk = list ? { kind: 'list', elem: list[1]! } : map ? { kind: 'map', elem: map[1]! } : fields ? { kind: 'model', fields } : { kind: 'leaf' };
+    typeWalks.set(type, walk);
   }
-  const map = /^\{ \[key: string\]: (.+); \}$/.exec(type);
-  if (map) {
-    for (const [k, v] of Object.entries(obj(value))) unknownInType(map[1]!, v, child(path, k), out);
-    return;
+  return walk;
+}
+
+// Where the walk is, as links up to the root; written out as a path ("spec.containers[0].bar") only for an unknown
+// field, as almost every request has none.
+interface PathLink {
+  readonly up: PathLink | undefined;
+  readonly name?: string;
+  readonly i?: number;
+}
+
+function pathOf(link: PathLink | undefined): string {
+  const links: PathLink[] = [];
+  for (let l = link; l; l = l.up) links.push(l);
+  let path = '';
+  for (let j = links.length - 1; j >= 0; j--) {
+    const l = links[j]!;
+    path = l.name === undefined ? index(path, l.i!) : child(path, l.name);
   }
-  const fields = fieldsOfModel(type);
-  if (!fields || !isObject(value)) return;
-  for (const [k, v] of Object.entries(value)) {
-    const fieldType = fields.get(k);
-    if (fieldType === undefined) out.push(child(path, k));
-    else unknownInType(fieldType, v, child(path, k), out);
+  return path;
+}
+
+function unknownInType(type: string, value: unknown, at: PathLink | undefined, out: string[]): void {
+  const walk = typeWalk(type);
+  if (walk.kind === 'list') {
+    arr(value).forEach((item, i) => unknownInType(walk.elem, item, { up: at, i }, out));
+  } else if (walk.kind === 'map') {
+    for (const [k, v] of Object.entries(obj(value))) unknownInType(walk.elem, v, { up: at, name: k }, out);
+  } else if (walk.kind === 'model' && isObject(value)) {
+    for (const k in value) {
+      const fieldType = walk.fields.get(k);
+      if (fieldType === undefined) out.push(pathOf({ up: at, name: k }));
+      else if (typeWalk(fieldType).kind !== 'leaf') unknownInType(fieldType, value[k], { up: at, name: k }, out);
+    }
   }
 }
 
 function unknownInSchema(schema: SchemaNode, value: unknown, path: string, out: string[]): void {
-  if (schema.model) return unknownInType(schema.model, value, path, out);
+  if (schema.model) return unknownInType(schema.model, value, path === '' ? undefined : { up: undefined, name: path }, out);
   if (schema.type === 'array' && schema.items) {
     arr(value).forEach((item, i) => unknownInSchema(schema.items!, item, index(path, i), out));
     return;
@@ -83,7 +112,7 @@ function unknownInSchema(schema: SchemaNode, value: unknown, path: string, out: 
 // Paths as kube-apiserver's strict decoder reports them: "spec.foo", "spec.containers[0].bar".
 export function unknownFieldPaths(schema: string | SchemaNode, value: unknown): string[] {
   const out: string[] = [];
-  if (typeof schema === 'string') unknownInType(schema, value, '', out);
+  if (typeof schema === 'string') unknownInType(schema, value, undefined, out);
   else unknownInSchema(schema, value, '', out);
   return out;
 }
