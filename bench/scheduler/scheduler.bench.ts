@@ -26,7 +26,8 @@ import { EventRecorder, Informer, KubeClient, Resources } from '../../src/client
 import type { Logger } from '../../src/client/logger.ts';
 import { DriverName } from '../../src/driver/driver.ts';
 import { nodeTopology } from '../../src/driver/topology.ts';
-import { metaTime, registerCsiDriver, registerNode, type NodeStatusInput } from '../../src/node/registration.ts';
+import { metaTime } from '../../src/api/time.ts';
+import { registerCsiDriver, registerNode, type NodeStatusInput } from '../../src/node/registration.ts';
 import { podConditions, podPhase } from '../../src/node/status.ts';
 import { startApiServerProcess, startStrata, tempDir, type ApiServerProcess, type StrataProcess } from '../../test/helpers/processes.ts';
 import { fmt, inParallel as inParallelOf, machineLine, percentile, processCpuMs, requestCounts, requestsPer } from '../lib/machine.ts';

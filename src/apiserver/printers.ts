@@ -4,6 +4,7 @@
 // additionalPrinterColumns as the apiextensions table convertor renders them. Other kinds get the default convertor.
 import type { KubeObject } from '../api/types.ts';
 import { formatQuantity, tryParseQuantity } from '../api/quantity.ts';
+import { metaTime } from '../api/time.ts';
 
 export interface TableColumnDefinition {
   name: string;
@@ -601,7 +602,7 @@ const defaultPrinter: Printer = {
   row: (obj) => {
     const t = timeOf(obj.metadata.creationTimestamp);
     // Go's time.RFC3339 in UTC, whole seconds; the zero time when unset.
-    const createdAt = t === undefined ? '0001-01-01T00:00:00Z' : new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const createdAt = t === undefined ? '0001-01-01T00:00:00Z' : metaTime(t);
     return [obj.metadata.name ?? '', createdAt];
   },
 };

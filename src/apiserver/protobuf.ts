@@ -4,6 +4,7 @@
 // into Go structs that its JSON encoder would then print. Answers stay JSON: clients accept it.
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { metaTime } from '../api/time.ts';
 
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.kubernetes.protobuf';
 
@@ -66,7 +67,7 @@ function int64(v: Int64): number {
 function timeJson(m: protobuf.Message): string | undefined {
   const t = m as unknown as { seconds?: Int64 };
   if (!Object.hasOwn(m, 'seconds') && !Object.hasOwn(m, 'nanos')) return undefined;
-  return new Date(int64(t.seconds ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return metaTime(int64(t.seconds ?? 0) * 1000);
 }
 
 function fieldsV1Json(m: protobuf.Message): unknown {

@@ -20,6 +20,7 @@ import {
   clone, gracePeriodSeconds, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, preserveSystemMetadata, semanticallyEqual,
 } from './strategy.ts';
 import type { CachedObject, WatchCache } from './watch-cache.ts';
+import { metaTime } from '../api/time.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -47,10 +48,6 @@ export interface DeleteResult {
 
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 const MAX_CONFLICT_RETRIES = 8;
-
-function nowRFC3339(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 function randomSuffix(n = 5): string {
   let s = '';
@@ -161,7 +158,7 @@ export class Rest {
     const generated = !m.name && !!m.generateName;
     if (generated) m.name = `${m.generateName}${randomSuffix()}`;
     this.admission.checkNamespace(r, m.namespace, m.name ?? '', 'create');
-    const now = nowRFC3339();
+    const now = metaTime();
     applyDefaults(gvkOf(r), obj);
     prepareForCreate(r, obj);
     this.admission.mutateCreate(r, obj);
@@ -222,7 +219,7 @@ export class Rest {
       }
       if (pinnedRV !== undefined && pinnedRV !== '' && pinnedRV !== String(cur.rev)) throw conflict(r, name, OBJECT_MODIFIED);
       const old = cur.obj;
-      const now = nowRFC3339();
+      const now = metaTime();
       let desired: KubeObject;
       if (subresource === 'status') {
         desired = prepareForStatusUpdate(next, old);
@@ -310,10 +307,10 @@ export class Rest {
           case 'apply': {
             const applied = clone(patch as KubeObject);
             if (!current) {
-              const created = serverSideApply(undefined, applied, { manager: opts.fieldManager, force: opts.force, gvk: gvkOf(r), now: nowRFC3339(), subresource });
+              const created = serverSideApply(undefined, applied, { manager: opts.fieldManager, force: opts.force, gvk: gvkOf(r), now: metaTime(), subresource });
               return { next: created, create: true };
             }
-            next = serverSideApply(current, applied, { manager: opts.fieldManager, force: opts.force, gvk: gvkOf(r), now: nowRFC3339(), subresource });
+            next = serverSideApply(current, applied, { manager: opts.fieldManager, force: opts.force, gvk: gvkOf(r), now: metaTime(), subresource });
             break;
           }
         }
@@ -355,12 +352,12 @@ export class Rest {
           const m = obj.metadata;
           const now = new Date();
           if (!m.deletionTimestamp) {
-            m.deletionTimestamp = new Date(now.getTime() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+            m.deletionTimestamp = metaTime(now.getTime() + grace * 1000);
             m.deletionGracePeriodSeconds = grace;
             if (r.kind === 'Namespace') obj.status = { ...(obj.status as object), phase: 'Terminating' };
           } else if (grace < (m.deletionGracePeriodSeconds ?? 0)) {
             // A shorter grace period may replace a longer one.
-            m.deletionTimestamp = new Date(now.getTime() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+            m.deletionTimestamp = metaTime(now.getTime() + grace * 1000);
             m.deletionGracePeriodSeconds = grace;
           } else {
             return { remaining: cur };
@@ -434,7 +431,7 @@ export class Rest {
       if (pod.metadata.deletionTimestamp) throw conflict({ ...r, plural: 'pods/binding' }, name, `pod ${name} is being deleted, cannot be assigned to a host`);
       if (pod.spec.nodeName) throw conflict({ ...r, plural: 'pods/binding' }, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
       pod.spec.nodeName = target.name;
-      const now = nowRFC3339();
+      const now = metaTime();
       const conditions = ((pod.status ??= {}).conditions ??= []);
       const i = conditions.findIndex((c) => c.type === 'PodScheduled');
       const cond = { type: 'PodScheduled', status: 'True' as const, lastProbeTime: null, lastTransitionTime: now };

@@ -9,6 +9,7 @@ import { defaultLogger } from './logger.ts';
 import { TokenBucket } from './rate-limiter.ts';
 import { Resources } from './resources.ts';
 import type { KubeClient, ResourceClient } from './rest.ts';
+import { metaTime } from '../api/time.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -22,11 +23,6 @@ const AGGREGATE_MESSAGE_PREFIX = '(combined from similar events): ';
 // tools/record/event.go: a write is tried 12 times, 10 s apart; at most 1000 events wait to be written.
 const MAX_TRIES_PER_EVENT = 12;
 const MAX_QUEUED_EVENTS = 1000;
-
-/** metav1.Time: RFC 3339 with second precision. */
-function metav1Time(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 let lastNanos = 0n;
 /** Unix time in nanoseconds, strictly increasing within the process so event names never collide. */
@@ -121,7 +117,7 @@ export class EventCorrelator {
     if (record.localKeys.size < AGGREGATE_MAX_EVENTS) return [e, eventKey(e)];
     // Keep the set below the limit, so every further distinct message is aggregated again.
     record.localKeys.delete(record.localKeys.values().next().value!);
-    const t = metav1Time(now);
+    const t = metaTime(now);
     const combined: CoreEvent = {
       metadata: { name: `${e.involvedObject.name}.${unixNanos().toString(16)}`, namespace: e.metadata.namespace },
       count: 1,
@@ -236,7 +232,7 @@ export class EventRecorder {
   }
 
   private makeEvent(ref: ObjectReference, type: EventType, reason: string, message: string): CoreEvent {
-    const t = metav1Time(Date.now());
+    const t = metaTime();
     const source: CoreEvent['source'] = { component: this.options.component };
     if (this.options.host) source.host = this.options.host;
     const event: CoreEvent = {

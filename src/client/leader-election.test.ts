@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LeaderElectionConfigError } from './errors.ts';
-import { compileTimings, microTime } from './leader-election.ts';
+import { microTime } from '../api/time.ts';
+import { compileTimings } from './leader-election.ts';
 
 describe('leader election timings (client-go NewLeaderElector checks)', () => {
   it('defaults to 15 s / 10 s / 2 s', () => {

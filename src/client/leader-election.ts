@@ -10,6 +10,7 @@ import { defaultLogger } from './logger.ts';
 import type { Lease } from './resources.ts';
 import { Resources } from './resources.ts';
 import type { KubeClient, ResourceClient } from './rest.ts';
+import { microTime } from '../api/time.ts';
 
 const JITTER_FACTOR = 1.2;
 
@@ -44,11 +45,6 @@ interface LeaderElectionRecord {
   acquireTime?: string;
   renewTime?: string;
   leaseTransitions: number;
-}
-
-/** metav1.MicroTime: RFC 3339 with six fractional digits. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 function recordFromLease(lease: Lease): LeaderElectionRecord {

@@ -14,7 +14,7 @@ import type { KubeClient } from '../client/rest.ts';
 import type { CsiClient } from '../csi/grpc.ts';
 import { LogRequestError, VolumeNotReadyError, VolumeSetupError } from './errors.ts';
 import type { LogSource } from './logs.ts';
-import { metaTime } from './registration.ts';
+import { metaTime } from '../api/time.ts';
 import { DefaultContainerPath, expandVars, startContainerProcess, type ContainerProcess, type SandboxMount } from './runtime.ts';
 import {
   containerCommand, CrashLoopBackOff, goDuration, initialWaitingReason, podConditions, podPhase, shouldRestart,
@@ -376,7 +376,7 @@ export class PodWorker {
       await mkdir(join(logPath, '..'), { recursive: true });
       await writeFile(logPath, '', { flag: 'a' });
     }
-    const startedAt = metaTime(proc?.startedAt ?? new Date());
+    const startedAt = metaTime(proc?.startedAt.getTime());
     const status = slot.status;
     if (status.state.terminated) status.lastState = { terminated: status.state.terminated };
     Object.assign(status, {
@@ -392,7 +392,7 @@ export class PodWorker {
     void proc?.exited.then((exit) => {
       slot.process = undefined;
       status.state = {
-        terminated: { exitCode: exit.exitCode, reason: terminatedReason(exit.exitCode), startedAt, finishedAt: metaTime(exit.finishedAt), containerID },
+        terminated: { exitCode: exit.exitCode, reason: terminatedReason(exit.exitCode), startedAt, finishedAt: metaTime(exit.finishedAt.getTime()), containerID },
       };
       status.ready = slot.init && exit.exitCode === 0;
       status.started = false;

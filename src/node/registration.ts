@@ -17,6 +17,7 @@ import type { EventRecorder } from '../client/events.ts';
 import { Resources, type Lease } from '../client/resources.ts';
 import type { KubeClient } from '../client/rest.ts';
 import type { NodeGetInfoResponse } from '../csi/types.ts';
+import { metaTime, microTime } from '../api/time.ts';
 
 export const AnnOwnedLabels = 'node.strata.io/owned-labels';
 export const AnnOwnedTaints = 'node.strata.io/owned-taints';
@@ -97,16 +98,6 @@ const HealthyConditions: ConditionSpec[] = [
   { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' },
 ];
 
-/** metav1.Time: RFC 3339 with whole seconds. */
-export function metaTime(date = new Date()): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** metav1.MicroTime. */
-export function microTime(date = new Date()): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 export interface NodeStatusInput {
   cluster: ClusterSpec;
   node: ClusterNode;
@@ -136,7 +127,7 @@ export function nodeStatus(input: NodeStatusInput, previous: NodeCondition[] | u
     memory: bytesToQuantityString(memory > EvictionMemoryBytes ? memory - EvictionMemoryBytes : 0n),
     pods: node.capacity.pods,
   };
-  const t = metaTime(now);
+  const t = metaTime(now.getTime());
   const conditions: NodeCondition[] = HealthyConditions.map((c) => {
     const old = previous?.find((p) => p.type === c.type);
     return { ...c, lastHeartbeatTime: t, lastTransitionTime: old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : t };

@@ -16,6 +16,7 @@ import {
 import { validateImmutableField, validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
 import { supportedVolumeModes, validateAccessModes } from './persistentvolumeclaim.ts';
 import { arr, isObject, obj, semanticEqual, specDiff, str } from './util.ts';
+import { metaTime } from '../time.ts';
 
 const supportedReclaimPolicy = ['Delete', 'Recycle', 'Retain'];
 
@@ -219,7 +220,7 @@ export const persistentVolumeRules: KindRules = {
   schema: 'V1PersistentVolume',
   applyDefaults,
   prepareForCreate(pv) {
-    pv.status = { phase: 'Pending', lastPhaseTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    pv.status = { phase: 'Pending', lastPhaseTransitionTime: metaTime() };
   },
   validateCreate,
   validateUpdate,

@@ -11,6 +11,7 @@ import { type Element, FieldSet, pathString } from './fieldpath.ts';
 import { parseGvk, schemaForGvk, type SchemaNode } from './smp-schema.ts';
 import { compare, ensureNamedFieldsAreMembers, merge, removeItems, toFieldSet, type Comparison } from './typed.ts';
 import { deepClone, deepEqual, goJson, isObject, type JsonObject } from './values.ts';
+import { metaTime } from '../../api/time.ts';
 
 export const lastAppliedConfigAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -131,7 +132,7 @@ function encodeManagedFields(managers: Managers): ManagedFieldsEntry[] {
 
 /** metav1.Time precision: RFC 3339 in whole seconds, UTC. */
 function toMetaTime(now: string): string {
-  return new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return metaTime(Date.parse(now));
 }
 
 /** A shallow view of obj without metadata.managedFields (the walks over it only read). */

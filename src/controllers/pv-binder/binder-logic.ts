@@ -36,6 +36,7 @@ import {
 } from '../../api/well-known.ts';
 import { parseQuantity, quantityValue } from '../../api/quantity.ts';
 import { BinderError } from './errors.ts';
+import { metaTime } from '../../api/time.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -450,7 +451,7 @@ export class PersistentVolumeBinder {
   ): Promise<PersistentVolume> {
     if (volume.status?.phase === phase) return volume;
     const updated = clone(volume);
-    updated.status = { ...updated.status, phase, message: message || undefined, lastPhaseTransitionTime: (this.#deps.now?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z') };
+    updated.status = { ...updated.status, phase, message: message || undefined, lastPhaseTransitionTime: metaTime((this.#deps.now?.() ?? new Date()).getTime()) };
     if (!updated.status.message) delete updated.status.message;
     const stored = await this.#deps.api.updateVolumeStatus(updated);
     this.#deps.storeVolume?.(stored);

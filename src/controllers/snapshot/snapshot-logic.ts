@@ -12,6 +12,7 @@ import type {
   VolumeSnapshotClass,
   VolumeSnapshotContent,
 } from '../../api/types.ts';
+import { metaTime } from '../../api/time.ts';
 import { bytesToQuantityString } from '../../api/quantity.ts';
 import { isVolumeBoundToClaim } from '../../api/volume-matching.ts';
 import { isAlreadyExists, isConflict } from '../../client/errors.ts';
@@ -43,7 +44,6 @@ import {
   isSnapshotDeletionCandidate,
   isSnapshotReady,
   isVolumeSnapshotRefSet,
-  metaTime,
   needToAddContentFinalizer,
   needToAddSnapshotAsSourceFinalizer,
   needToAddSnapshotBoundFinalizer,

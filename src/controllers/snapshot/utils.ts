@@ -77,11 +77,6 @@ export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** metav1.Time as serialized: RFC 3339 with seconds precision. */
-export function metaTime(ms: number = Date.now()): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
 export function snapshotKey(snapshot: VolumeSnapshot): string {
   return `${snapshot.metadata.namespace ?? ''}/${snapshot.metadata.name ?? ''}`;
 }

@@ -5,6 +5,7 @@
 // contents, DeleteSnapshot on deletion, and the content's status. It writes only the content (its status through
 // /status, its metadata as merge patches) and only what changes. controller.ts wires it to informers and a queue.
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { metaTime } from '../../api/time.ts';
 import type { VolumeSnapshotClass, VolumeSnapshotContent } from '../../api/types.ts';
 import { CsiError } from '../../csi/errors.ts';
 import { ControllerUpdateError, SnapshotSyncError } from '../snapshot/errors.ts';
@@ -28,7 +29,6 @@ import {
   getSecretReference,
   goQuote,
   hasAnnotation,
-  metaTime,
   removePrefixedParameters,
 } from '../snapshot/utils.ts';
 
