@@ -60,35 +60,50 @@ function shapeOf(type: string): TypeShape {
   return shape;
 }
 
-function check(type: string, value: unknown, path: string, struct: string): Mismatch | undefined {
+// Where the walk is: the path below the kind's struct, written out only for a mismatch (almost every body has none).
+interface PathLink {
+  readonly up: PathLink | undefined;
+  readonly name: string;
+}
+
+function pathOf(link: PathLink | undefined): string {
+  let path = '';
+  for (let l = link; l; l = l.up) path = path ? `${l.name}.${path}` : l.name;
+  return path;
+}
+
+function mismatch(type: string, kind: string, at: PathLink | undefined, struct: string): Mismatch {
+  return { path: pathOf(at), struct, actual: GO_JSON_KIND[kind] ?? kind, expected: goType(type) };
+}
+
+function check(type: string, value: unknown, at: PathLink | undefined, struct: string): Mismatch | undefined {
   if (value === null || value === undefined) return undefined;
   const shape = shapeOf(type);
   if (shape.kind === 'any') return undefined;
   const kind = jsonKind(value);
-  const bad = (): Mismatch => ({ path, struct, actual: GO_JSON_KIND[kind] ?? kind, expected: goType(type) });
   switch (shape.kind) {
     case 'scalar':
-      return shape.accepts.has(kind) ? undefined : bad();
+      return shape.accepts.has(kind) ? undefined : mismatch(type, kind, at, struct);
     case 'list':
-      if (kind !== 'array') return bad();
+      if (kind !== 'array') return mismatch(type, kind, at, struct);
       for (const item of value as unknown[]) {
-        const m = check(shape.of, item, path, struct);
+        const m = check(shape.of, item, at, struct);
         if (m) return m;
       }
       return undefined;
     case 'map':
-      if (kind !== 'object') return bad();
-      for (const v of Object.values(value as object)) {
-        const m = check(shape.of, v, path, struct);
+      if (kind !== 'object') return mismatch(type, kind, at, struct);
+      for (const k in value as object) {
+        const m = check(shape.of, (value as Record<string, unknown>)[k], at, struct);
         if (m) return m;
       }
       return undefined;
     case 'model':
-      if (kind !== 'object') return bad();
+      if (kind !== 'object') return mismatch(type, kind, at, struct);
       for (const k in value as object) {
         const t = shape.fields.get(k);
         if (t === undefined) continue;
-        const m = check(t, (value as Record<string, unknown>)[k], path ? `${path}.${k}` : k, shape.struct);
+        const m = check(t, (value as Record<string, unknown>)[k], { up: at, name: k }, shape.struct);
         if (m) return m;
       }
       return undefined;
@@ -101,7 +116,7 @@ function check(type: string, value: unknown, path: string, struct: string): Mism
  * or undefined. `model` is the client-node model name of the kind (e.g. V1ConfigMap).
  */
 export function decodeError(model: string, value: unknown): string | undefined {
-  const m = check(model, value, '', model);
+  const m = check(model, value, undefined, model);
   if (!m) return undefined;
   if (!m.path) return `json: cannot unmarshal ${m.actual} into Go value of type ${goType(model)}`;
   return `json: cannot unmarshal ${m.actual} into Go struct field ${m.struct}.${m.path} of type ${m.expected}`;
