@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { cloneJSON } from '../api/json.ts';
 import type { KubeObject, Pod } from '../api/types.ts';
 import { prepareForCreate as prepareKindForCreate } from '../api/validation/index.ts';
+import { deepEqual } from './patch/values.ts';
 import type { ResourceDef } from './resources.ts';
 import { gvkOf } from './resources.ts';
 
@@ -76,13 +77,24 @@ export function preserveSystemMetadata(next: KubeObject, old: KubeObject): void 
 
 /** Whether two stored states differ in anything but resourceVersion and managedFields timestamps. */
 export function semanticallyEqual(a: KubeObject, b: KubeObject): boolean {
-  const strip = (o: KubeObject) => {
-    const c = { ...o, metadata: { ...o.metadata } };
-    delete c.metadata.resourceVersion;
-    c.metadata.managedFields = c.metadata.managedFields?.map((f) => ({ ...f, time: undefined }));
-    return c;
-  };
-  return isDeepStrictEqual(strip(a), strip(b));
+  const [ma, mb] = [a.metadata, b.metadata];
+  if (!sameExcept(a, b, (k) => k === 'metadata') || !sameExcept(ma, mb, (k) => k === 'resourceVersion' || k === 'managedFields')) return false;
+  const [fa, fb] = [ma.managedFields, mb.managedFields];
+  if (fa === undefined || fb === undefined) return fa === fb;
+  return fa.length === fb.length && fa.every((entry, i) => sameExcept(entry, fb[i]!, (k) => k === 'time'));
+}
+
+/** Whether two objects have the same members (deepEqual), leaving out those whose names `skip` accepts. */
+function sameExcept(x: object, y: object, skip: (key: string) => boolean): boolean {
+  const [vx, vy] = [x as Record<string, unknown>, y as Record<string, unknown>];
+  let members = 0;
+  for (const k in vx) {
+    if (skip(k)) continue;
+    members++;
+    if (!(k in vy) || !deepEqual(vx[k], vy[k])) return false;
+  }
+  for (const k in vy) if (!skip(k)) members--;
+  return members === 0;
 }
 
 /**
