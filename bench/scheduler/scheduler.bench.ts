@@ -83,7 +83,10 @@ async function startSystem(nodes: number): Promise<System> {
   const env = process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : undefined;
   const nodeOptions = process.env.NODE_OPTIONS;
   if (env) process.env.NODE_OPTIONS = env.NODE_OPTIONS;
-  const api = await startApiServerProcess();
+  const api = await startApiServerProcess().catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   process.env.NODE_OPTIONS = nodeOptions;
   const endpoint = `unix://${join(dir, 'csi.sock')}`;
   const processes = [

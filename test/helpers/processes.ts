@@ -136,7 +136,15 @@ export interface ApiServerProcess extends StrataProcess {
 export async function startApiServerProcess(options: { dataDir?: string; storage?: 'sqlite' | 'memory'; extraArgs?: string[] } = {}): Promise<ApiServerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const proc = startStrata(['apiserver', '--data-dir', dataDir, '--port', '0', ...(options.storage ? ['--storage', options.storage] : []), ...(options.extraArgs ?? [])]);
-  const m = await proc.waitFor(/Strata API server is ready at (\S+)/);
+  let m: RegExpMatchArray;
+  try {
+    m = await proc.waitFor(/Strata API server is ready at (\S+)/);
+  } catch (err) {
+    // A server that never came up leaves neither a process nor the data dir made for it.
+    await proc.stop();
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const kubeconfig = join(dataDir, 'kubeconfig');
   const token = readFileSync(join(dataDir, 'token'), 'utf8').trim();
   const ca = readFileSync(join(dataDir, 'pki/ca.crt'), 'utf8');
