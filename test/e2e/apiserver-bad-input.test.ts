@@ -87,10 +87,15 @@ describe('API server bad input', () => {
         code: 422, message: new RegExp(`${field}: Forbidden: updates to ${field} are forbidden\\.`),
       }, { 'Content-Type': 'application/merge-patch+json' });
     }
-    // volumeBindingMode and allowedTopologies use the generic immutability check upstream.
+    // volumeBindingMode uses the generic immutability check upstream. allowedTopologies may change, as upstream's
+    // ValidateStorageClassUpdate leaves it out (the scheduler requeues pods on that change).
     await refused('PATCH', '/apis/storage.k8s.io/v1/storageclasses/fixed', { volumeBindingMode: 'WaitForFirstConsumer' }, {
       code: 422, message: /volumeBindingMode: Invalid value: "WaitForFirstConsumer": field is immutable/,
     }, { 'Content-Type': 'application/merge-patch+json' });
+    const topologies = [{ matchLabelExpressions: [{ key: 'topology.kubernetes.io/zone', values: ['zone-b'] }] }];
+    const changed = await srv.request('PATCH', '/apis/storage.k8s.io/v1/storageclasses/fixed', { allowedTopologies: topologies }, { 'Content-Type': 'application/merge-patch+json' });
+    assert.equal(changed.status, 200, changed.body);
+    assert.deepEqual(JSON.parse(changed.body).allowedTopologies, topologies);
   });
 
   it('a bound PVC spec is immutable except resources.requests', async () => {
