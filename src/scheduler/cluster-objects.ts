@@ -100,11 +100,10 @@ export class ClusterObjects {
   };
 
   /**
-   * Per "class/node": the keys of the class's CSIStorageCapacities whose nodeTopology selects the node. Built lazily,
+   * Class -> node -> the keys of the class's CSIStorageCapacities whose nodeTopology selects the node. Built lazily,
    * dropped when capacities come, go or change class or topology, or when nodes come, go or change labels; the
    * provisioner updates capacities after every volume, so VolumeBinding must not match every one against every node.
    */
-  /** Class -> node -> the keys of the class's capacities that the node reaches. */
   private readonly capacityAccess = new Map<string, Map<string, string[]>>();
 
   private invalidatesCapacityAccess(kind: ObjectKind, type: 'Add' | 'Update' | 'Delete', obj: KubeObject): boolean {
