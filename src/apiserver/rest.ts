@@ -5,6 +5,7 @@ import type { KubeObject, Pod } from '../api/types.ts';
 import { applyDefaults, decodeErrorFor, unknownFields, validateCreate, validateStatusUpdate, validateUpdate } from '../api/validation/index.ts';
 import { fieldErrorBody, fieldErrorMessage } from '../api/field-errors.ts';
 import type { FieldError } from '../api/field-errors.ts';
+import { metaTime } from '../api/time.ts';
 import type { Store } from '../store/types.ts';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../store/errors.ts';
 import type { Admission } from './admission.ts';
@@ -20,7 +21,6 @@ import {
   clone, gracePeriodSeconds, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, preserveSystemMetadata, semanticallyEqual,
 } from './strategy.ts';
 import type { CachedObject, WatchCache } from './watch-cache.ts';
-import { metaTime } from '../api/time.ts';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 

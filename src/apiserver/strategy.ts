@@ -1,6 +1,5 @@
 // Per-kind write strategies, as upstream's registry strategies (PrepareForCreate, PrepareForUpdate, status
 // subresource resets, generation, graceful deletion). Pure functions over objects; no I/O.
-import { isDeepStrictEqual } from 'node:util';
 import { cloneJSON } from '../api/json.ts';
 import type { KubeObject, Pod } from '../api/types.ts';
 import { prepareForCreate as prepareKindForCreate } from '../api/validation/index.ts';
@@ -9,11 +8,6 @@ import type { ResourceDef } from './resources.ts';
 import { gvkOf } from './resources.ts';
 
 export const clone = cloneJSON;
-
-function withoutMetaAndStatus(o: KubeObject): Record<string, unknown> {
-  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
-  return rest;
-}
 
 function hasStatus(r: ResourceDef): boolean {
   return r.subresources.includes('status');
@@ -56,7 +50,8 @@ export function prepareForStatusUpdate(next: KubeObject, old: KubeObject): KubeO
 
 export function bumpGeneration(next: KubeObject, old: KubeObject): void {
   const gen = old.metadata.generation ?? 1;
-  next.metadata.generation = isDeepStrictEqual(withoutMetaAndStatus(next), withoutMetaAndStatus(old)) ? gen : gen + 1;
+  const specUnchanged = sameExcept(next, old, (k) => k === 'metadata' || k === 'status' || k === 'apiVersion' || k === 'kind');
+  next.metadata.generation = specUnchanged ? gen : gen + 1;
 }
 
 /** Metadata fields the client cannot change on update; copied from the stored object. */

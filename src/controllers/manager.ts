@@ -26,7 +26,6 @@ import { DefaultBinderClaimWorkers } from './defaults.ts';
 
 export const LeaseNamespace = 'kube-system';
 export const LeaseName = 'strata-controller-manager';
-export { DefaultBinderClaimWorkers };
 
 export interface ControllerManagerOptions {
   client: KubeClient;

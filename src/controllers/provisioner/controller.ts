@@ -192,10 +192,9 @@ export class ProvisionerController {
     const refresh: CapacityRefresh = {
       topology: (nodeAffinity) => {
         const named = (nodeAffinity.required?.nodeSelectorTerms ?? []).map(termToSegment).filter((s) => s !== undefined);
+        const isNamed = (segment: Record<string, string>) => named.some((s) => sameSegment(s, segment));
         // Most volumes name no work item's segment (a zonal volume's zone is not a node's segment): no pass at all.
-        if (named.length && listSegments().some((segment) => named.some((s) => sameSegment(s, segment)))) {
-          capacity.refresh((_className, segment) => named.some((s) => sameSegment(s, segment)));
-        }
+        if (listSegments().some(isNamed)) capacity.refresh((_className, segment) => isNamed(segment));
       },
       storageClass: (name) => capacity.refresh((className) => className === name),
     };
