@@ -4,7 +4,7 @@
 // outcome does not come fails the demo.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Writable } from 'node:stream';
@@ -87,6 +87,8 @@ class Demo {
   async begin(title: string, why: string): Promise<void> {
     if (this.step > 0 && !this.o.yes) {
       const rl = createInterface({ input: process.stdin, output: this.o.out });
+      // On a terminal, Ctrl-C at the prompt reaches readline, not the process: pass it on, so the demo stops.
+      rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
       await rl.question('\n(press Enter for the next step)');
       rl.close();
     }
@@ -243,11 +245,33 @@ const demos: Record<DemoName, { steps: number; run: (d: Demo) => Promise<void> }
   snapshot: { steps: 6, run: snapshot },
 };
 
-/** Runs one demonstration; true when every step turned out as the lecture shows. */
+/**
+ * Runs one demonstration; true when every step turned out as the lecture shows. SIGINT or SIGTERM stops it the same
+ * way as its end: the fresh Strata stopped and its scratch directory removed, then the process exits (128 + signal).
+ */
 export async function runDemo(name: DemoName, o: DemoOptions): Promise<boolean> {
   const scratch = mkdtempSync(join(tmpdir(), 'strata-demo-'));
   let strata: RunningStrata | undefined;
   let demo: Demo | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      // A stopped node leaves its volumes mounted (pods resume on restart); a throwaway Strata deletes its pods first.
+      if (strata && demo) await demo.kubectl.run(['delete', 'pods', '--all', '--wait=true', '--timeout=60s']).catch(() => undefined);
+      demo?.close();
+      await strata?.close();
+      try {
+        rmSync(scratch, { recursive: true, force: true });
+      } catch (err) {
+        o.out.write(`could not remove ${scratch}: ${(err as Error).message}\n`);
+      }
+    })());
+  const onSignal = (signal: NodeJS.Signals): void => {
+    o.out.write(`\nreceived ${signal}, stopping the demonstration\n`);
+    void cleanUp().finally(() => process.exit(128 + osConstants.signals[signal]));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     let kubeconfig = o.kubeconfig;
     if (!kubeconfig) {
@@ -261,17 +285,13 @@ export async function runDemo(name: DemoName, o: DemoOptions): Promise<boolean> 
     o.out.write(`\nThe ${name} demonstration went as in the lecture.\n`);
     return true;
   } catch (err) {
-    o.out.write(`\n✘ ${(err as Error).message}\n`);
+    // A step that fails because a signal is stopping the demo is not the demo's failure.
+    if (!cleaning) o.out.write(`\n✘ ${(err as Error).message}\n`);
     return false;
   } finally {
-    // A stopped node leaves its volumes mounted (pods resume on restart); a throwaway Strata deletes its pods first.
-    if (strata && demo) await demo.kubectl.run(['delete', 'pods', '--all', '--wait=true', '--timeout=60s']).catch(() => undefined);
-    demo?.close();
-    await strata?.close();
-    try {
-      rmSync(scratch, { recursive: true, force: true });
-    } catch (err) {
-      o.out.write(`could not remove ${scratch}: ${(err as Error).message}\n`);
-    }
+    // After a signal, the signal's handler ends the process once this is done (it waited first).
+    await cleanUp();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
