@@ -86,8 +86,9 @@ export class FieldSet {
 
   toFieldsV1(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    if (this.member && this.children.size > 0) out['.'] = {};
-    for (const element of [...this.children.keys()].sort(compareElements)) {
+    if (this.children.size === 0) return out;
+    if (this.member) out['.'] = {};
+    for (const element of this.children.size === 1 ? this.children.keys() : [...this.children.keys()].sort(compareElements)) {
       out[element] = this.children.get(element)!.toFieldsV1();
     }
     return out;
@@ -120,33 +121,36 @@ export class FieldSet {
     return true;
   }
 
-  clone(): FieldSet {
-    const copy = new FieldSet();
-    copy.member = this.member;
-    for (const [element, child] of this.children) copy.children.set(element, child.clone());
-    return copy;
-  }
+  // A set is not changed once built (fromFieldsV1, of, and the walks in typed.ts build theirs), so the results of the
+  // operations below share the subtrees they take over unchanged instead of copying them.
 
   union(other: FieldSet): FieldSet {
-    const out = this.clone();
-    out.member ||= other.member;
+    if (other.children.size === 0 && (other.member === this.member || !other.member)) return this;
+    if (this.children.size === 0 && !this.member) return other;
+    const out = new FieldSet();
+    out.member = this.member || other.member;
+    for (const [element, child] of this.children) out.children.set(element, child);
     for (const [element, child] of other.children) {
-      const mine = out.children.get(element);
-      out.children.set(element, mine ? mine.union(child) : child.clone());
+      const mine = this.children.get(element);
+      out.children.set(element, mine ? mine.union(child) : child);
     }
     return out;
   }
 
   /** Members of this set not in `other` (a member of `other` does not remove this set's deeper members). */
   difference(other: FieldSet): FieldSet {
+    if (other.children.size === 0 && !(this.member && other.member)) return this;
     const out = new FieldSet();
     out.member = this.member && !other.member;
+    let same = out.member === this.member;
     for (const [element, child] of this.children) {
       const theirs = other.children.get(element);
-      const rest = theirs ? child.difference(theirs) : child.clone();
+      const rest = theirs ? child.difference(theirs) : child;
+      if (rest !== child) same = false;
       if (rest.member || !rest.isEmpty()) out.children.set(element, rest);
+      else same = false;
     }
-    return out;
+    return same ? this : out;
   }
 
   intersection(other: FieldSet): FieldSet {
@@ -163,8 +167,9 @@ export class FieldSet {
 
   /** Removes every path under the given top-level elements (or keeps only them). */
   filterTop(elements: Element[], keep: boolean): FieldSet {
-    const out = this.clone();
-    for (const element of out.children.keys()) if (elements.includes(element) !== keep) out.children.delete(element);
+    const out = new FieldSet();
+    out.member = this.member;
+    for (const [element, child] of this.children) if (elements.includes(element) === keep) out.children.set(element, child);
     return out;
   }
 

@@ -263,3 +263,17 @@ test('managedFields order: Apply entries first, then by time', () => {
   live = edited;
   assert.deepEqual(live.metadata.managedFields?.map((m) => `${m.operation}:${m.manager}`), ['Apply:z-applier', 'Update:a-editor']);
 });
+
+test('a map key named like an Object.prototype member is kept and owned like any other', () => {
+  const live = stored(configMap({}, { constructor: 'x', a: '1' }));
+  delete live.metadata.labels;
+  recordUpdate(undefined, live, { manager: 'kubectl-create', gvk: cmGvk, now: t0 });
+  const applied = configMap({}, { a: '2' });
+  delete applied.metadata.labels;
+  const out = serverSideApply(live, applied, { manager: 'kubectl', force: true, gvk: cmGvk, now: t1 });
+  assert.deepEqual(out.data, { constructor: 'x', a: '2' });
+  assert.deepEqual(out.metadata.managedFields?.map((m) => [m.manager, m.fieldsV1]), [
+    ['kubectl', { 'f:data': { 'f:a': {} } }],
+    ['kubectl-create', { 'f:data': { '.': {}, 'f:constructor': {} } }],
+  ]);
+});

@@ -325,7 +325,8 @@ export function recordUpdate(old: KubeObject | undefined, updated: KubeObject, o
   const { apiVersion } = parseGvk(opts.gvk);
   const managers = decodeLiveOrNew(old, updated, opts.subresource !== undefined);
   const schema = schemaForGvk(opts.gvk);
-  const changes = filterComparison(compare(withoutManagedFields(old), withoutManagedFields(updated), schema), opts.subresource);
+  const all = compare(withoutManagedFields(old), withoutManagedFields(updated), schema);
+  const changes = filterComparison(all, opts.subresource);
   const changed = changes.modified.union(changes.added);
   const touched = changed.union(changes.removed);
   for (const [key, m] of managers) {
@@ -348,7 +349,9 @@ export function recordUpdate(old: KubeObject | undefined, updated: KubeObject, o
     if (previous) writer.set = previous.set.union(taken);
     managers.set(key, writer);
   }
-  setManagedFields(updated, managers, old);
+  // A write that changed anything but managedFields is no no-op: the check for one can be skipped.
+  const noopPossible = all.added.isEmpty() && all.modified.isEmpty() && all.removed.isEmpty();
+  setManagedFields(updated, managers, noopPossible ? old : undefined);
 }
 
 /**
@@ -376,7 +379,7 @@ function decodeLiveOrNew(old: KubeObject | undefined, updated: KubeObject, isSub
 
 /**
  * Writes managedFields; when nothing but managedFields timestamps would change, keeps the previous entries so the
- * write is a no-op (upstream IgnoreManagedFieldsTimestampsTransformer).
+ * write is a no-op (upstream IgnoreManagedFieldsTimestampsTransformer). Without `previous`, no such check.
  */
 function setManagedFields(obj: KubeObject, managers: Managers, previous: KubeObject | undefined): void {
   const entries = encodeManagedFields(managers);

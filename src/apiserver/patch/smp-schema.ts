@@ -223,7 +223,7 @@ export function schemaForGvk(gvk: string): SchemaNode {
 /** The schema of a child: a struct field, a map value or a list item. Undefined when nothing is known. */
 export function childSchema(node: SchemaNode | undefined, key?: string): SchemaNode | undefined {
   if (!node) return undefined;
-  if (node.kind === 'struct') return key === undefined ? undefined : node.fields?.[key];
+  if (node.kind === 'struct') return key !== undefined && node.fields && Object.hasOwn(node.fields, key) ? node.fields[key] : undefined;
   return node.elem;
 }
 

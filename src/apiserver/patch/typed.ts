@@ -99,18 +99,46 @@ export interface Comparison {
 /** Fields added, modified and removed going from `lhs` to `rhs` (smd Compare). */
 export function compare(lhs: unknown, rhs: unknown, node: SchemaNode | undefined): Comparison {
   const out: Comparison = { added: new FieldSet(), modified: new FieldSet(), removed: new FieldSet() };
-  compareAt(lhs, rhs, node, [], out);
+  compareAt(lhs, rhs, node, undefined, out);
   return out;
 }
 
-function compareAt(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, path: Element[], out: Comparison): void {
+// Where a walk is, as links up to the root: the path is written out only where a member is inserted or an error
+// names it, not at every node visited.
+interface Trail {
+  readonly up: Trail | undefined;
+  readonly element: Element;
+}
+
+function trailPath(trail: Trail | undefined): Element[] {
+  const path: Element[] = [];
+  for (let t = trail; t; t = t.up) path.push(t.element);
+  return path.reverse();
+}
+
+/** The node of `set` at the trail's path, made (as a non-member) where missing. */
+function nodeAt(set: FieldSet, trail: Trail | undefined): FieldSet {
+  return trail ? nodeAt(set, trail.up).ensure(trail.element) : set;
+}
+
+function insertAt(set: FieldSet, trail: Trail | undefined): void {
+  if (trail) nodeAt(set, trail).member = true; // the root is never a member
+}
+
+function compareAt(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, trail: Trail | undefined, out: Comparison): void {
+  // A side that is absent makes the whole other side added (or removed): every node of it a member.
+  if (trail && (lhs === undefined) !== (rhs === undefined)) {
+    if (lhs === undefined) allOf(rhs, node, nodeAt(out.added, trail), trail);
+    else allOf(lhs, node, nodeAt(out.removed, trail), trail);
+    return;
+  }
   // Nothing below two equal values is added, modified or removed: skip the walk (most of an update is unchanged).
   if (lhs !== undefined && rhs !== undefined && deepEqual(lhs, rhs)) return;
   const n = resolve(node, rhs ?? lhs);
   const leafRule = (): void => {
-    if (lhs === undefined) out.added.insert(path);
-    else if (rhs === undefined) out.removed.insert(path);
-    else if (!deepEqual(lhs, rhs)) out.modified.insert(path);
+    if (lhs === undefined) insertAt(out.added, trail);
+    else if (rhs === undefined) insertAt(out.removed, trail);
+    else if (!deepEqual(lhs, rhs)) insertAt(out.modified, trail);
   };
   if (isLeaf(n, lhs, rhs)) {
     leafRule();
@@ -123,10 +151,11 @@ function compareAt(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, pat
       leafRule();
       return;
     }
+    const path = trailPath(trail);
     const leftItems = indexItems(n!, left, path);
     const rightItems = indexItems(n!, right, path);
     for (const element of new Set([...leftItems.keys(), ...rightItems.keys()])) {
-      compareAt(leftItems.get(element), rightItems.get(element), n!.elem, [...path, element], out);
+      compareAt(leftItems.get(element), rightItems.get(element), n!.elem, { up: trail, element }, out);
     }
   } else {
     const left = isObject(lhs) ? lhs : undefined;
@@ -135,15 +164,42 @@ function compareAt(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, pat
       leafRule();
       return;
     }
-    for (const key of new Set([...Object.keys(left ?? {}), ...Object.keys(right ?? {})])) {
+    const visit = (key: string): void => {
       const child = childSchema(n, key);
       // A non-pointer struct is `{}` in Go's zero value: it exists wherever its parent does.
       const fill = (parent: JsonObject | undefined, v: unknown): unknown => (child?.present && parent && v === undefined ? {} : v);
-      compareAt(fill(left, left?.[key]), fill(right, right?.[key]), child, [...path, fieldElement(key)], out);
-    }
+      compareAt(fill(left, own(left, key)), fill(right, own(right, key)), child, { up: trail, element: fieldElement(key) }, out);
+    };
+    for (const key in left) visit(key);
+    for (const key in right) if (!left || !Object.hasOwn(left, key)) visit(key);
   }
-  if (lhs === undefined) out.added.insert(path);
-  else if (rhs === undefined) out.removed.insert(path);
+  if (lhs === undefined) insertAt(out.added, trail);
+  else if (rhs === undefined) insertAt(out.removed, trail);
+}
+
+/** A field of a decoded object: its own, never one of Object.prototype's (`constructor` is a valid field name). */
+function own(obj: JsonObject | undefined, key: string): unknown {
+  return obj && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/**
+ * Makes `here` and everything below it members: what compareAt finds when one side is absent, walked directly into
+ * the set. It visits what compareAt would: list items by their element, object fields, leaves by the same rule.
+ */
+function allOf(value: unknown, node: SchemaNode | undefined, here: FieldSet, trail: Trail): void {
+  here.member = true;
+  const n = resolve(node, value);
+  if (isLeaf(n, value)) return;
+  if (n!.kind === 'list') {
+    if (!Array.isArray(value) || value.length === 0) return;
+    for (const [element, item] of indexItems(n!, value, trailPath(trail))) allOf(item, n!.elem, here.ensure(element), { up: trail, element });
+    return;
+  }
+  if (!isObject(value)) return;
+  for (const key in value) {
+    const element = fieldElement(key);
+    allOf(value[key], childSchema(n, key), here.ensure(element), { up: trail, element });
+  }
 }
 
 /** Merges the applied configuration into the live object; the configuration wins on leaves (smd Merge). */
@@ -157,9 +213,9 @@ export function merge(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, 
   const right = rhs as JsonObject;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(left)) {
-    out[key] = key in right ? merge(value, right[key], childSchema(n, key), [...path, fieldElement(key)]) : value;
+    out[key] = Object.hasOwn(right, key) ? merge(value, right[key], childSchema(n, key), [...path, fieldElement(key)]) : value;
   }
-  for (const [key, value] of Object.entries(right)) if (!(key in left)) out[key] = value;
+  for (const [key, value] of Object.entries(right)) if (!Object.hasOwn(left, key)) out[key] = value;
   return out;
 }
 
