@@ -10,7 +10,18 @@ export function cloneJSON<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const k in value) {
     const v = (value as Record<string, unknown>)[k];
-    if (v !== undefined) out[k] = cloneJSON(v);
+    if (v === undefined) continue;
+    if (k === '__proto__') setMember(out, k, cloneJSON(v));
+    else out[k] = cloneJSON(v);
   }
   return out as T;
+}
+
+/**
+ * Sets obj[key] as the own member JSON.parse makes: `__proto__` is a valid key of a ConfigMap's data or a class's
+ * parameters, and assigning it would set the prototype instead (and lose the member).
+ */
+export function setMember(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }

@@ -86,7 +86,7 @@ function sameExcept(x: object, y: object, skip: (key: string) => boolean): boole
   for (const k in vx) {
     if (skip(k)) continue;
     members++;
-    if (!(k in vy) || !deepEqual(vx[k], vy[k])) return false;
+    if (!Object.hasOwn(vy, k) || !deepEqual(vx[k], vy[k])) return false;
   }
   for (const k in vy) if (!skip(k)) members--;
   return members === 0;

@@ -206,4 +206,34 @@ describe('API server bad input', () => {
     const typed = await srv.request('POST', '/api/v1/namespaces/default/configmaps', bodies[4]);
     assert.equal(JSON.parse(typed.body).message, 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal string into Go struct field ObjectMeta.metadata.labels of type map[string]string');
   });
+  it('keys named __proto__ or constructor are data like any other, and no write reaches Object.prototype', async () => {
+    const path = '/api/v1/namespaces/default/configmaps';
+    // As text: in an object literal, __proto__ would set the prototype rather than make a key.
+    const body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"protos"},"data":{"__proto__":"p","constructor":"c","toString":"t"}}';
+    assert.equal((await srv.request('POST', path, body)).status, 201);
+    const patches: Array<[string, string]> = [
+      ['application/merge-patch+json', '{"data":{"m":"1"},"metadata":{"__proto__":{"pollutedMerge":"yes"}}}'],
+      ['application/strategic-merge-patch+json', '{"data":{"s":"1"},"metadata":{"__proto__":{"pollutedStrategic":"yes"}}}'],
+      ['application/json-patch+json', '[{"op":"add","path":"/data/j","value":"1"}]'],
+      ['application/apply-patch+yaml', '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"protos"},"data":{"a":"1"}}'],
+    ];
+    for (const [type, patch] of patches) {
+      const force = type === 'application/apply-patch+yaml' ? '&force=true' : '';
+      const r = await srv.request('PATCH', `${path}/protos?fieldManager=protos${force}`, patch, { 'Content-Type': type });
+      assert.equal(r.status, 200, `${type}: ${r.body}`);
+    }
+    const polluting = await srv.request('PATCH', `${path}/protos`, '[{"op":"add","path":"/metadata/__proto__/pollutedJson","value":"yes"}]', { 'Content-Type': 'application/json-patch+json' });
+    assert.ok(polluting.status >= 400 && polluting.status < 500, polluting.body);
+    const got = JSON.parse((await srv.request('GET', `${path}/protos`)).body);
+    assert.deepEqual(Object.keys(got.data).sort(), ['__proto__', 'a', 'constructor', 'j', 'm', 's', 'toString']);
+    assert.equal(got.metadata.__proto__, Object.prototype, 'the unknown metadata field was dropped');
+    assert.equal(Object.getOwnPropertyDescriptor(got.data, '__proto__')?.value, 'p');
+    const fields = JSON.stringify(got.metadata.managedFields);
+    for (const key of ['__proto__', 'constructor', 'toString']) assert.ok(fields.includes(`"f:${key}"`), `${key} owned: ${fields}`);
+    // Nothing leaked into other objects (an inherited enumerable member would show up in every copy the server makes).
+    assert.equal((await srv.request('POST', path, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'clean' }, data: { x: '1' } })).status, 201);
+    const clean = await srv.request('GET', `${path}/clean`);
+    assert.doesNotMatch(clean.body, /polluted/);
+    assert.deepEqual(JSON.parse(clean.body).data, { x: '1' });
+  });
 });

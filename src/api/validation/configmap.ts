@@ -14,12 +14,12 @@ function validateCreate(cm: KubeObject): FieldError[] {
   let totalSize = 0;
   for (const [k, v] of Object.entries(data)) {
     for (const msg of isConfigMapKey(k)) errs.push(invalid(key('data', k), k, msg));
-    if (k in binaryData) errs.push(invalid(key('data', k), k, 'duplicate of key present in binaryData'));
+    if (Object.hasOwn(binaryData, k)) errs.push(invalid(key('data', k), k, 'duplicate of key present in binaryData'));
     totalSize += Buffer.byteLength(str(v));
   }
   for (const [k, v] of Object.entries(binaryData)) {
     for (const msg of isConfigMapKey(k)) errs.push(invalid(key('binaryData', k), k, msg));
-    if (k in data) errs.push(invalid(key('binaryData', k), k, 'duplicate of key present in data'));
+    if (Object.hasOwn(data, k)) errs.push(invalid(key('binaryData', k), k, 'duplicate of key present in data'));
     totalSize += Buffer.from(str(v), 'base64').length;
   }
   // Upstream reports the whole-object size at the empty path.

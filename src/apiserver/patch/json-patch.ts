@@ -4,7 +4,7 @@
 import jsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { PatchError } from './errors.ts';
-import { deepClone, isObject, jsonKind } from './values.ts';
+import { deepClone, isObject, jsonKind, own, setMember } from './values.ts';
 
 const maxJsonPatchOperations = 10000;
 const genericInvalidMessage = 'the server rejected our request due to an error in our request';
@@ -48,10 +48,10 @@ export function applyMergePatch(original: unknown, patch: unknown): unknown {
 
 function mergeObjects(doc: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
   for (const [key, value] of Object.entries(patch)) {
-    const current = doc[key];
+    const current = own(doc, key);
     if (value === null) delete doc[key];
-    else if (current === undefined || current === null || !isObject(current)) doc[key] = withoutNulls(value);
-    else doc[key] = isObject(value) ? mergeObjects(current, value) : value;
+    else if (current === undefined || current === null || !isObject(current)) setMember(doc, key, withoutNulls(value));
+    else setMember(doc, key, isObject(value) ? mergeObjects(current, value) : value);
   }
   return doc;
 }

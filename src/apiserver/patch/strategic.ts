@@ -5,7 +5,7 @@
 
 import { PatchError } from './errors.ts';
 import { childSchema, schemaForGvk, type SchemaNode } from './smp-schema.ts';
-import { deepClone, goFormat, goTypeName, isObject, jsonKind, type JsonObject } from './values.ts';
+import { deepClone, goFormat, goTypeName, isObject, jsonKind, own, setMember, type JsonObject } from './values.ts';
 
 const directiveMarker = '$patch';
 const retainKeysDirective = '$retainKeys';
@@ -62,18 +62,18 @@ function mergeMap(original: JsonObject, patch: JsonObject, schema: SchemaNode | 
       delete original[key];
       continue;
     }
-    const current = original[key];
+    const current = own(original, key);
     if (current === undefined || valueType(current) !== valueType(patchValue)) {
-      if (!isDeleteList) original[key] = withoutNulls(patchValue);
+      if (!isDeleteList) setMember(original, key, withoutNulls(patchValue));
       continue;
     }
     const child = childSchema(schema, key);
     if (isObject(current)) {
-      original[key] = mergeMap(current, patchValue as JsonObject, child);
+      setMember(original, key, mergeMap(current, patchValue as JsonObject, child));
     } else if (Array.isArray(current)) {
-      original[key] = mergeSliceHandler(current, patchValue as unknown[], child, isDeleteList);
+      setMember(original, key, mergeSliceHandler(current, patchValue as unknown[], child, isDeleteList));
     } else {
-      original[key] = patchValue;
+      setMember(original, key, patchValue);
     }
   }
   return original;
@@ -118,8 +118,8 @@ function mergeOrderedLists(original: JsonObject, patch: JsonObject, schema: Sche
     delete patch[directiveKey];
     if (!Array.isArray(orderValue)) throw errBadArgType('[]interface {}', orderValue);
     const key = extractKey(directiveKey, setElementOrderPrefix);
-    const originalList = original[key];
-    const patchList = patch[key];
+    const originalList = own(original, key);
+    const patchList = own(patch, key);
     if (originalList !== undefined && !Array.isArray(originalList)) throw errBadArgType('[]interface {}', originalList);
     if (patchList !== undefined && !Array.isArray(patchList)) throw errBadArgType('[]interface {}', patchList);
     const child = childSchema(schema, key);
@@ -134,7 +134,7 @@ function mergeOrderedLists(original: JsonObject, patch: JsonObject, schema: Sche
 
     const kind = sliceElementKind(originalList ?? [], patchList ?? []);
     const [patchItems, serverOnly] = partition(merged, orderValue, mergeKey);
-    original[key] = normalizeElementOrder(patchItems, serverOnly, orderValue, originalList ?? [], mergeKey, kind);
+    setMember(original, key, normalizeElementOrder(patchItems, serverOnly, orderValue, originalList ?? [], mergeKey, kind));
     delete patch[key];
   }
 }

@@ -4,7 +4,7 @@
 import { PatchError } from './errors.ts';
 import { canonicalJson, type Element, FieldSet, fieldElement, pathString } from './fieldpath.ts';
 import { childSchema, type SchemaNode } from './smp-schema.ts';
-import { deepEqual, isEmptyObject, isObject, type JsonObject } from './values.ts';
+import { deepEqual, isEmptyObject, isObject, own, setMember, type JsonObject } from './values.ts';
 
 // Objects without schema behave like structs (every key is a named field); lists without schema are atomic.
 const deducedStruct: SchemaNode = { kind: 'struct', fields: {} };
@@ -177,11 +177,6 @@ function compareAt(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, tra
   else if (rhs === undefined) insertAt(out.removed, trail);
 }
 
-/** A field of a decoded object: its own, never one of Object.prototype's (`constructor` is a valid field name). */
-function own(obj: JsonObject | undefined, key: string): unknown {
-  return obj && Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
 /**
  * Makes `here` and everything below it members: what compareAt finds when one side is absent, walked directly into
  * the set. It visits what compareAt would: list items by their element, object fields, leaves by the same rule.
@@ -213,9 +208,9 @@ export function merge(lhs: unknown, rhs: unknown, node: SchemaNode | undefined, 
   const right = rhs as JsonObject;
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(left)) {
-    out[key] = Object.hasOwn(right, key) ? merge(value, right[key], childSchema(n, key), [...path, fieldElement(key)]) : value;
+    setMember(out, key, Object.hasOwn(right, key) ? merge(value, right[key], childSchema(n, key), [...path, fieldElement(key)]) : value);
   }
-  for (const [key, value] of Object.entries(right)) if (!Object.hasOwn(left, key)) out[key] = value;
+  for (const [key, value] of Object.entries(right)) if (!Object.hasOwn(left, key)) setMember(out, key, value);
   return out;
 }
 
@@ -286,14 +281,14 @@ export function removeItems(value: unknown, set: FieldSet, node: SchemaNode | un
     const sub = set.children.get(fieldElement(key));
     if (sub?.member) continue;
     if (!sub || sub.children.size === 0) {
-      out[key] = member;
+      setMember(out, key, member);
       continue;
     }
     const child = childSchema(n, key);
     const kept = removeItems(member, sub, child);
     // Go drops emptied maps and lists (omitempty); emptied structs stay.
     const emptied = (Array.isArray(kept) && kept.length === 0) || (child?.kind === 'map' && isEmptyObject(kept));
-    if (!emptied) out[key] = kept;
+    if (!emptied) setMember(out, key, kept);
   }
   return out;
 }
