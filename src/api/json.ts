@@ -1,5 +1,6 @@
-// Deep copy of decoded JSON values. Objects in Strata are plain JSON (no Dates, Maps or cycles), for which a direct
-// walk is several times faster than structuredClone — and cloning is on every write path.
+// Decoded JSON values: a deep copy, and reads and writes of members that never touch Object.prototype. Objects in
+// Strata are plain JSON (no Dates, Maps or cycles), for which a direct walk is several times faster than
+// structuredClone — and cloning is on every write path.
 export function cloneJSON<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
@@ -10,11 +11,17 @@ export function cloneJSON<T>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const k in value) {
     const v = (value as Record<string, unknown>)[k];
-    if (v === undefined) continue;
-    if (k === '__proto__') setMember(out, k, cloneJSON(v));
-    else out[k] = cloneJSON(v);
+    if (v !== undefined) setMember(out, k, cloneJSON(v));
   }
   return out as T;
+}
+
+/**
+ * A member of a decoded object: its own, never one inherited from Object.prototype. Keys come from clients, and
+ * `constructor` or `__proto__` are valid keys of a ConfigMap's data or a class's parameters.
+ */
+export function own(obj: Record<string, unknown> | undefined, key: string): unknown {
+  return obj && Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
 /**

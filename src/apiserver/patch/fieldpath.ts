@@ -125,7 +125,7 @@ export class FieldSet {
   // operations below share the subtrees they take over unchanged instead of copying them.
 
   union(other: FieldSet): FieldSet {
-    if (other.children.size === 0 && (other.member === this.member || !other.member)) return this;
+    if (other.children.size === 0 && (this.member || !other.member)) return this;
     if (this.children.size === 0 && !this.member) return other;
     const out = new FieldSet();
     out.member = this.member || other.member;

@@ -349,7 +349,7 @@ export function recordUpdate(old: KubeObject | undefined, updated: KubeObject, o
     if (previous) writer.set = previous.set.union(taken);
     managers.set(key, writer);
   }
-  // A write that changed anything but managedFields is no no-op: the check for one can be skipped.
+  // A write that changed anything besides managedFields cannot be a no-op: the check for one is skipped.
   const noopPossible = all.added.isEmpty() && all.modified.isEmpty() && all.removed.isEmpty();
   setManagedFields(updated, managers, noopPossible ? old : undefined);
 }

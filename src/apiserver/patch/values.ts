@@ -1,7 +1,7 @@
 // Helpers over decoded JSON values, plus Go's `%v` rendering used by upstream error messages.
-import { cloneJSON, setMember } from '../../api/json.ts';
+import { cloneJSON } from '../../api/json.ts';
 
-export { setMember };
+export { own, setMember } from '../../api/json.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -11,14 +11,6 @@ export function isObject(value: unknown): value is JsonObject {
 
 export function isEmptyObject(value: unknown): boolean {
   return isObject(value) && Object.keys(value).length === 0;
-}
-
-/**
- * A member of a decoded object: its own, never one inherited from Object.prototype. Keys come from clients, and
- * `constructor` or `__proto__` are valid keys of a ConfigMap's data or a class's parameters.
- */
-export function own(obj: JsonObject | undefined, key: string): unknown {
-  return obj && Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
 export function deepClone<T>(value: T): T {
