@@ -58,8 +58,14 @@ export async function inParallel(n: number, concurrency: number, fn: (i: number)
 
 /** A process's user + system CPU time so far in ms, from /proc (USER_HZ 100): steadier than wall time on a shared machine. */
 export function processCpuMs(pid: number): number {
+  const { user, kernel } = processCpuSplitMs(pid);
+  return user + kernel;
+}
+
+/** CPU time of a process so far, in ms, split into user and kernel (system calls: sockets, fsync) time. */
+export function processCpuSplitMs(pid: number): { user: number; kernel: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { user: Number(fields[11]) * 10, kernel: Number(fields[12]) * 10 };
 }
 
 /** apiserver_request_total from the API server's /metrics text, keyed "VERB resource[/subresource] code"; watches left out. */
