@@ -1,10 +1,12 @@
 // The embedded Kubernetes-compatible API server: store → watch cache → REST verbs → HTTP.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { openStore } from '../store/index.ts';
@@ -58,6 +60,8 @@ export function compileOptions(o: ApiServerOptions): CompiledOptions {
 
 export interface RunningApiServer {
   url: string;
+  /** The unix socket it also serves on (plain HTTP, same authentication), if it has one: see localSocketPath. */
+  socketPath?: string;
   /** PEM of the CA that signed the serving certificate. */
   caPem: string;
   token: string;
@@ -76,6 +80,46 @@ function loadOrCreateToken(dataDir: string): string {
   writeFileSync(path, token + '\n', { mode: 0o600 });
   chmodSync(path, 0o600);
   return token;
+}
+
+/**
+ * DIR/apiserver.sock: where the server also listens for clients on this machine (Strata's own components find it in
+ * the kubeconfig), as plain HTTP: no TLS to pay for on either side, the kernel's cheaper unix socket path, and only
+ * this user can connect (mode 0600, in the 0700 data dir); requests still need the token. None when the path would
+ * not fit in a socket address (108 bytes; then everything goes over TCP).
+ */
+export function localSocketPath(dataDir: string): string | undefined {
+  const path = join(dataDir, 'apiserver.sock');
+  return Buffer.byteLength(path) < 100 ? path : undefined;
+}
+
+/** Whether something accepts connections on the unix socket at path (another API server using this data dir). */
+function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** Listens on the local socket, replacing one a crashed server left; undefined if another server is listening on it. */
+async function listenLocal(path: string, server: HttpServer): Promise<string | undefined> {
+  if (existsSync(path)) {
+    if (await socketInUse(path)) {
+      process.emitWarning(`the API server's local socket ${path} is in use by another process; serving over TCP only`);
+      return undefined;
+    }
+    rmSync(path, { force: true });
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o600);
+  return path;
 }
 
 async function ensureSystemNamespaces(rest: Rest): Promise<void> {
@@ -110,26 +154,39 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
   finalizer.start();
 
   const pki = await loadOrCreatePki(o.dataDir, o.host);
-  const server: Server = createServer({ key: pki.keyPem, cert: pki.certPem, keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void handle(ctx, req, res);
-  });
-  server.on('clientError', (_err, socket) => {
+  };
+  const onClientError = (_err: Error, socket: Socket): void => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
-  });
+  };
+  const server: Server = createServer({ key: pki.keyPem, cert: pki.certPem, keepAliveTimeout: 65_000, requestTimeout: 0 }, onRequest);
+  server.on('clientError', onClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());
   });
+  const local: HttpServer = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, onRequest);
+  local.on('clientError', onClientError);
+  const wantedSocket = localSocketPath(o.dataDir);
+  let socketPath: string | undefined;
+  try {
+    socketPath = wantedSocket && (await listenLocal(wantedSocket, local));
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   address = `${host}:${addr.port}`;
   const url = `https://${address}`;
   const kubeconfigPath = join(o.dataDir, 'kubeconfig');
-  writeKubeconfig(kubeconfigPath, { server: url, token, certificateAuthorityPem: pki.caPem, name: 'strata', namespace: 'default' });
+  writeKubeconfig(kubeconfigPath, { server: url, token, certificateAuthorityPem: pki.caPem, localSocket: socketPath, name: 'strata', namespace: 'default' });
 
   let closed = false;
   return {
     url,
+    socketPath,
     caPem: pki.caPem,
     token,
     kubeconfigPath,
@@ -139,7 +196,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
       finalizer.stop();
       for (const w of watches) w.end();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      local.closeAllConnections();
+      await Promise.all([server, ...(socketPath ? [local] : [])].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       cache.stop();
       await store.close();
     },

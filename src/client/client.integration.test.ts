@@ -18,11 +18,13 @@ import type { Logger } from './logger.ts';
 import { ItemExponentialFailureRateLimiter } from './rate-limiter.ts';
 import { Resources } from './resources.ts';
 import type { Lease } from './resources.ts';
+import type { LocalPool } from './local-transport.ts';
 import { KubeClient } from './rest.ts';
 import type { ResourceType, WatchEventType } from './rest.ts';
 
 interface RunningApiServer {
   url: string;
+  socketPath?: string;
   token: string;
   kubeconfigPath: string;
   close(): Promise<void>;
@@ -148,16 +150,29 @@ describe('client against the embedded API server', { skip }, () => {
       assert.equal((await pods.get('bind-me', 'default')).spec.nodeName, 'node-1');
     });
 
-    it('reuses one keep-alive connection for sequential requests', async () => {
-      const fresh = KubeClient.fromKubeconfig(server.kubeconfigPath);
+    it('reuses one keep-alive connection for sequential requests, over TCP and over the local socket', async () => {
+      const tcp = KubeClient.fromKubeconfig(server.kubeconfigPath, { localSocket: false });
+      const local = KubeClient.fromKubeconfig(server.kubeconfigPath);
       try {
-        for (let i = 0; i < 20; i++) await fresh.resource(Resources.namespaces).get('default');
+        for (let i = 0; i < 20; i++) await tcp.resource(Resources.namespaces).get('default');
         // undici checks an idle connection for a close from the server before reusing it, and while it checks, the
         // pool may open one more: twenty requests, at most two connections.
-        const pool = (fresh as unknown as { pool: Pool }).pool;
+        const pool = (tcp as unknown as { pool: Pool }).pool;
         assert.ok(pool.stats.connected >= 1 && pool.stats.connected <= 2, `${pool.stats.connected} connections`);
+        for (let i = 0; i < 20; i++) await local.resource(Resources.namespaces).get('default');
+        assert.equal((local as unknown as { local: LocalPool }).local.connections, 1);
+        // Concurrent requests beyond the limit wait for a connection instead of opening more.
+        const limited = KubeClient.fromKubeconfig(server.kubeconfigPath, { maxConnections: 3 });
+        try {
+          const names = await Promise.all(Array.from({ length: 20 }, () => limited.resource(Resources.namespaces).get('default')));
+          assert.deepEqual(new Set(names.map((n) => n.metadata.name)), new Set(['default']));
+          assert.equal((limited as unknown as { local: LocalPool }).local.connections, 3);
+        } finally {
+          limited.close();
+        }
       } finally {
-        fresh.close();
+        tcp.close();
+        local.close();
       }
     });
 
@@ -169,6 +184,34 @@ describe('client against the embedded API server', { skip }, () => {
         assert.ok(Date.now() - started >= 200, 'five waits of 50 ms');
       } finally {
         limited.close();
+      }
+    });
+  });
+
+  describe('transports', () => {
+    it("requests and watches go over the kubeconfig's local socket by default, and over TCP and TLS without it", async () => {
+      assert.ok(server.socketPath, 'the server has a local socket');
+      assert.equal(client.socketPath, server.socketPath);
+      const tcp = KubeClient.fromKubeconfig(server.kubeconfigPath, { localSocket: false });
+      assert.equal(tcp.socketPath, undefined);
+      const seen: string[] = [];
+      const overTcp = tcp.resource(configMaps);
+      const { metadata } = await overTcp.list({ namespace: 'default' });
+      const handle = overTcp.watch({ namespace: 'default', resourceVersion: metadata.resourceVersion }, (type, obj) => {
+        seen.push(`${type} ${obj.metadata.name} ${(obj as ConfigMap).data?.via}`);
+      }, (err) => assert.fail(`watch ended: ${err}`));
+      try {
+        const created = await overTcp.create(configMap('transports', { via: 'tcp' }));
+        const read = await client.resource(configMaps).get('transports', 'default');
+        assert.equal(read.metadata.resourceVersion, created.metadata.resourceVersion);
+        await client.resource(configMaps).update({ ...read, data: { via: 'socket' } });
+        await assert.rejects(overTcp.get('no-such', 'default'), (e) => isNotFound(e));
+        await assert.rejects(client.resource(configMaps).get('no-such', 'default'), (e) => isNotFound(e));
+        await overTcp.delete('transports', 'default');
+        await eventually(() => assert.deepEqual(seen, ['ADDED transports tcp', 'MODIFIED transports socket', 'DELETED transports socket']));
+      } finally {
+        handle.stop();
+        tcp.close();
       }
     });
   });

@@ -1,6 +1,9 @@
 // A lean typed REST client over @kubernetes/client-node's KubeConfig: client-node loads kubeconfigs and in-cluster
 // config and authenticates (tokens, exec plugins, client certificates); requests go through one keep-alive undici
-// Pool and watches through a node:http(s) Agent, with no client-side throttling unless a QPS limit is asked for.
+// Pool and watches through a node:http(s) Agent, with no client-side throttling unless a QPS limit is asked for. When
+// the kubeconfig names a Strata API server's local socket that exists, requests go over it through LocalPool instead
+// (local-transport.ts) and watches through a node:http Agent on it.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { createSecureContext } from 'node:tls';
@@ -10,6 +13,8 @@ import { Pool, buildConnector } from 'undici';
 import type { Cluster } from '@kubernetes/client-node';
 import type { KubeObject, Status } from '../api/types.ts';
 import { ApiError, RequestConstructionError, genericServerResponse } from './errors.ts';
+import { localSocketOf } from './kubeconfig.ts';
+import { LocalPool, LocalTransportError } from './local-transport.ts';
 import { TokenBucket } from './rate-limiter.ts';
 
 /**
@@ -102,6 +107,12 @@ export interface KubeClientOptions {
    * otherwise open, and pay the TLS handshake for, hundreds. Watches have their own connections.
    */
   maxConnections?: number;
+  /**
+   * Send everything over this unix socket, as plain HTTP/1.1, instead of to the kubeconfig's server: the socket a
+   * Strata API server on this machine also serves on (fromKubeconfig finds it in the kubeconfig). The credentials are
+   * the kubeconfig's all the same.
+   */
+  socketPath?: string;
 }
 
 interface RequestSpec {
@@ -167,10 +178,14 @@ export class KubeClient {
   readonly server: URL;
   /** The namespace of the kubeconfig's current context ('default' when it names none). */
   readonly namespace: string;
-  private readonly options: Required<Omit<KubeClientOptions, 'qps' | 'burst'>>;
+  /** The unix socket requests and watches go over instead of `server`, if any (KubeClientOptions.socketPath). */
+  readonly socketPath?: string;
+  private readonly options: Required<Omit<KubeClientOptions, 'qps' | 'burst' | 'socketPath'>>;
   private readonly throttle?: TokenBucket;
   /** Keep-alive connections for requests (at most maxConnections), and for watches (one each, unlimited). */
   private pool?: Pool;
+  /** Instead of the pool, when requests go over the API server's local socket. */
+  private local?: LocalPool;
   private watchAgent?: http.Agent;
   /** When each request connection was made, by its local port: tells a kept-alive connection from a fresh one. */
   private readonly connectedAt = new Map<number, number>();
@@ -193,14 +208,29 @@ export class KubeClient {
       maxConnections: options.maxConnections ?? 64,
     };
     if (options.qps !== undefined) this.throttle = new TokenBucket(options.qps, options.burst ?? Math.max(10, options.qps));
+    this.socketPath = options.socketPath;
   }
 
-  /** From a kubeconfig file; without a path: $KUBECONFIG, ~/.kube/config, then in-cluster config. */
-  static fromKubeconfig(path?: string, options?: KubeClientOptions): KubeClient {
+  /**
+   * From a kubeconfig file; without a path: $KUBECONFIG, ~/.kube/config, then in-cluster config. When the file (the
+   * one given, or a $KUBECONFIG that names one file) names a local socket of the API server that exists, requests and
+   * watches go over it (see LocalSocketExtension), unless options.socketPath names another or localSocket is false.
+   */
+  static fromKubeconfig(path?: string, options: KubeClientOptions & { localSocket?: boolean } = {}): KubeClient {
+    const { localSocket = true, ...clientOptions } = options;
     const kc = new KubeConfig();
     if (path) kc.loadFromFile(path);
     else kc.loadFromDefault();
-    return new KubeClient(kc, options);
+    const file = path ?? (process.env.KUBECONFIG && !process.env.KUBECONFIG.includes(':') ? process.env.KUBECONFIG : undefined);
+    let socketPath = clientOptions.socketPath;
+    if (socketPath === undefined && localSocket && file) {
+      try {
+        socketPath = localSocketOf(readFileSync(file, 'utf8'));
+      } catch {
+        // loadFromFile read it a moment ago; if it is gone now, the server URL it gave will do
+      }
+    }
+    return new KubeClient(kc, { ...clientOptions, socketPath });
   }
 
   resource<T extends KubeObject = KubeObject>(type: ResourceType<T>): ResourceClient<T> {
@@ -210,8 +240,10 @@ export class KubeClient {
   /** Closes the connections (requests in flight fail; open watches end when stopped). */
   close(): void {
     void this.pool?.destroy().catch(() => undefined);
+    this.local?.destroy();
     this.watchAgent?.destroy();
     this.pool = undefined;
+    this.local = undefined;
     this.watchAgent = undefined;
   }
 
@@ -239,19 +271,23 @@ export class KubeClient {
       if (wait > 0) await sleep(wait);
     }
     const auth = this.fixedAuth ?? (await this.credentials());
-    if (!this.pool || !this.watchAgent) {
-      const tls = this.server.protocol === 'https:';
+    if (!this.watchAgent) {
+      const tls = this.server.protocol === 'https:' && this.socketPath === undefined;
       const secureContext = tls ? createSecureContext({ ca: auth.ca, cert: auth.cert, key: auth.key }) : undefined;
       const tlsOptions = { secureContext, rejectUnauthorized: auth.rejectUnauthorized, servername: auth.servername };
       // HTTP/1.1 like the watches (undici would otherwise offer h2 by ALPN to servers that speak it).
-      const connect = buildConnector({ ...(tls ? tlsOptions : {}), allowH2: false });
-      this.pool = new Pool(this.server.origin, {
-        connections: this.options.maxConnections,
-        connect: (opts, callback) => connect(opts, (err, socket) => {
-          if (socket?.localPort !== undefined) this.connectedAt.set(socket.localPort, performance.now());
-          callback(err, socket as never);
-        }),
-      });
+      if (this.socketPath !== undefined) {
+        this.local = new LocalPool(this.socketPath, this.options.maxConnections);
+      } else {
+        const connect = buildConnector({ ...(tls ? tlsOptions : {}), allowH2: false });
+        this.pool = new Pool(this.server.origin, {
+          connections: this.options.maxConnections,
+          connect: (opts, callback) => connect(opts, (err, socket) => {
+            if (socket?.localPort !== undefined) this.connectedAt.set(socket.localPort, performance.now());
+            callback(err, socket as never);
+          }),
+        });
+      }
       this.watchAgent = tls ? new https.Agent({ keepAlive: true, ...tlsOptions }) : new http.Agent({ keepAlive: true });
     }
     return auth;
@@ -278,27 +314,30 @@ export class KubeClient {
   private async send(spec: RequestSpec, body: string | undefined, auth: https.RequestOptions): Promise<{ code: number; retryAfter?: string; text: string }> {
     const timeoutMs = this.options.requestTimeoutMs;
     const path = this.pathOf(spec);
+    const headers = this.headers(auth, body === undefined ? undefined : spec.contentType ?? 'application/json');
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        const res = await this.pool!.request({
-          method: spec.method,
-          path,
-          headers: this.headers(auth, body === undefined ? undefined : spec.contentType ?? 'application/json'),
-          body,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        });
+        if (this.local) {
+          const res = await this.local.request({ method: spec.method, path, headers, body, timeoutMs });
+          return { code: res.statusCode, retryAfter: res.headers['retry-after'], text: res.text };
+        }
+        const res = await this.pool!.request({ method: spec.method, path, headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
         const retryAfter = res.headers['retry-after'];
         return { code: res.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, text: await res.body.text() };
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') {
           throw new Error(`request timed out after ${timeoutMs} ms: ${spec.method} ${path}`, { cause: err });
         }
         const dropped = code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
-        const port = (err as { socket?: { localPort?: number } }).socket?.localPort;
-        const reused = port !== undefined && (this.connectedAt.get(port) ?? Infinity) < started;
+        let reused: boolean;
+        if (err instanceof LocalTransportError) {
+          reused = err.reused;
+        } else {
+          const port = (err as { socket?: { localPort?: number } }).socket?.localPort;
+          reused = port !== undefined && (this.connectedAt.get(port) ?? Infinity) < started;
+        }
         if (dropped && attempt === 0 && (reused || spec.method === 'GET')) continue;
         throw err;
       }
@@ -347,10 +386,10 @@ export class KubeClient {
     const start = async (): Promise<void> => {
       const auth = await this.prepare();
       if (stopped) return;
+      const local = this.socketPath !== undefined;
       const options: https.RequestOptions = {
-        protocol: this.server.protocol,
-        hostname: this.server.hostname.replace(/^\[|\]$/g, ''),
-        port: this.server.port || undefined,
+        protocol: local ? 'http:' : this.server.protocol,
+        ...(local ? { socketPath: this.socketPath, hostname: 'localhost' } : { hostname: this.server.hostname.replace(/^\[|\]$/g, ''), port: this.server.port || undefined }),
         path: this.pathOf({ path, query: { ...query, watch: true } }),
         method: 'GET',
         headers: this.headers(auth),

@@ -1,9 +1,32 @@
-// The embedded API server from @kubernetes/client-node's point of view, and its durability across kill -9.
+// The embedded API server from @kubernetes/client-node's point of view, its local socket, and its durability across
+// kill -9.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import type { KubeObject } from '../../src/api/types.ts';
+import { Resources } from '../../src/client/resources.ts';
+import { KubeClient } from '../../src/client/rest.ts';
+import type { ResourceType } from '../../src/client/rest.ts';
 import { eventually, startApiServerProcess, tempDir } from '../helpers/processes.ts';
+
+const configMaps: ResourceType<KubeObject & { data?: Record<string, string> }> = { group: '', version: 'v1', plural: 'configmaps', namespaced: true };
+
+/** One plain-HTTP request over a unix socket: status and parsed body. */
+function overSocket(socketPath: string, path: string, token?: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, headers: token ? { Authorization: `Bearer ${token}` } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('@kubernetes/client-node against the embedded API server', () => {
   it('an informer lists, follows changes, and recovers from 410 Expired by relisting', async () => {
@@ -47,6 +70,64 @@ describe('@kubernetes/client-node against the embedded API server', () => {
   });
 });
 
+describe('the local socket', () => {
+  it('serves the same API to this user only, with the token, and the kubeconfig names it for Strata clients', async () => {
+    const srv = await startApiServerProcess();
+    const socket = join(srv.dataDir, 'apiserver.sock');
+    try {
+      assert.ok(statSync(socket).isSocket());
+      assert.equal(statSync(socket).mode & 0o777, 0o600);
+      assert.match(readFileSync(srv.kubeconfig, 'utf8'), /- name: strata\.io\/local-socket\n\s+extension:\n\s+path: .*apiserver\.sock/);
+      for (const token of [undefined, 'wrong']) {
+        const denied = await overSocket(socket, '/api/v1/namespaces', token);
+        assert.equal(denied.status, 401);
+        assert.deepEqual({ kind: denied.body.kind, reason: denied.body.reason, code: denied.body.code }, { kind: 'Status', reason: 'Unauthorized', code: 401 });
+      }
+      const ok = await overSocket(socket, '/api/v1/namespaces/kube-system', srv.token);
+      assert.equal(ok.status, 200);
+      assert.equal((ok.body.metadata as { name: string }).name, 'kube-system');
+      // What kubectl writes over TCP, a Strata client reads over the socket.
+      const created = await srv.kubectl(['create', 'configmap', 'via-kubectl', '--from-literal=k=v']);
+      assert.equal(created.code, 0, created.stderr);
+      const client = KubeClient.fromKubeconfig(srv.kubeconfig);
+      try {
+        assert.equal(client.socketPath, socket);
+        assert.equal((await client.resource(configMaps).get('via-kubectl', 'default')).data?.k, 'v');
+      } finally {
+        client.close();
+      }
+    } finally {
+      await srv.cleanup();
+    }
+    assert.throws(() => statSync(socket), /ENOENT/, 'the socket goes when the server stops');
+  });
+
+  it('a socket another process listens on is left to it: the server serves over TCP only', async () => {
+    const dataDir = tempDir();
+    const squatter = createServer((c) => c.on('error', () => undefined).end());
+    await new Promise<void>((resolve) => squatter.listen(join(dataDir, 'apiserver.sock'), resolve));
+    try {
+      const srv = await startApiServerProcess({ dataDir });
+      try {
+        await srv.waitFor(/local socket .*apiserver\.sock is in use by another process; serving over TCP only/);
+        assert.doesNotMatch(readFileSync(srv.kubeconfig, 'utf8'), /local-socket/);
+        const client = KubeClient.fromKubeconfig(srv.kubeconfig);
+        try {
+          assert.equal(client.socketPath, undefined);
+          assert.ok((await client.resource(Resources.namespaces).list()).items.length >= 4);
+        } finally {
+          client.close();
+        }
+      } finally {
+        await srv.cleanup();
+      }
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('durability', () => {
   it('after kill -9 during a stream of writes, every acknowledged write is there and resourceVersions keep increasing', async () => {
     const dataDir = tempDir();
@@ -82,6 +163,14 @@ describe('durability', () => {
         const r = await second.request('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after-restart' } });
         assert.equal(r.status, 201);
         assert.ok(Number(JSON.parse(r.body).metadata.resourceVersion) > maxBefore, 'resourceVersion continues after restart');
+        // The killed server's socket file was left behind; the new server replaced it and serves on it.
+        const client = KubeClient.fromKubeconfig(second.kubeconfig);
+        try {
+          assert.ok(client.socketPath);
+          assert.equal((await client.resource(configMaps).get('after-restart', 'default')).metadata.name, 'after-restart');
+        } finally {
+          client.close();
+        }
       } finally {
         await second.cleanup();
       }
