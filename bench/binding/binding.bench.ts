@@ -161,7 +161,8 @@ async function main(): Promise<void> {
   // BENCH_BINDER_WORKERS compares claim worker counts (default: the controller manager's).
   const workers = process.env.BENCH_BINDER_WORKERS ? ['--pv-binder-claim-workers', process.env.BENCH_BINDER_WORKERS] : [];
   const manager = startStrata(['controller-manager', '--kubeconfig', srv.kubeconfig, '--csi-endpoint', endpoint, '--log-level', 'warn', ...workers], { env });
-  const client = KubeClient.fromKubeconfig(srv.kubeconfig);
+  // This process plays the users: over HTTPS, as kubectl comes (the components use the API server's local socket).
+  const client = KubeClient.fromKubeconfig(srv.kubeconfig, { localSocket: false });
   try {
     await manager.waitFor(/controller manager is running/);
     await inParallel(nodeNames.length, concurrency, async (i) => {

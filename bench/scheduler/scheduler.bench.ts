@@ -94,7 +94,8 @@ async function startSystem(nodes: number): Promise<System> {
     startStrata(['controller-manager', '--kubeconfig', api.kubeconfig, '--csi-endpoint', endpoint, '--log-level', 'warn'], { env }),
     startStrata(['scheduler', '--kubeconfig', api.kubeconfig, '--log-level', 'warn'], { env }),
   ];
-  const client = KubeClient.fromKubeconfig(api.kubeconfig, { userAgent: 'strata-bench' });
+  // This process plays the users: over HTTPS, as kubectl comes (the components use the API server's local socket).
+  const client = KubeClient.fromKubeconfig(api.kubeconfig, { userAgent: 'strata-bench', localSocket: false });
   await client.resource(Resources.namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
   await registerHollowNodes(client, cluster);
   return { api, client, cluster, processes, dir };

@@ -53,7 +53,8 @@ async function main(): Promise<void> {
   try {
     await up.waitFor(/^Strata is ready$/m, 60_000);
     const kubeconfig = (await up.waitFor(/export KUBECONFIG=(\S+)/))[1];
-    client = KubeClient.fromKubeconfig(kubeconfig);
+    // This process plays the users: over HTTPS, as kubectl comes (the components use the API server's local socket).
+    client = KubeClient.fromKubeconfig(kubeconfig, { localSocket: false });
     const c = client;
     await c.resource(Resources.namespaces).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
     await c.resource(Resources.storageClasses).create({
