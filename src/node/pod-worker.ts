@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cloneJSON } from '../api/json.ts';
 import type { Container, ContainerStatus, Pod, PodStatus } from '../api/types.ts';
 import { isNotFound } from '../client/errors.ts';
 import type { EventRecorder } from '../client/events.ts';
@@ -498,9 +499,9 @@ export class PodWorker {
       podIP: PodIP,
       podIPs: [{ ip: PodIP }],
       startTime: this.startTime,
-      containerStatuses: regular.map((s) => structuredClone(s)),
+      containerStatuses: regular.map((s) => cloneJSON(s)),
     } as PodStatus;
-    if (inits.length > 0) status.initContainerStatuses = inits.map((s) => structuredClone(s));
+    if (inits.length > 0) status.initContainerStatuses = inits.map((s) => cloneJSON(s));
     if (this.lastStatus && JSON.stringify(this.lastStatus) === JSON.stringify(status)) return;
     try {
       await this.o.client.resource(Resources.pods).patch(this.pod.metadata.name!, { status }, 'merge', this.pod.metadata.namespace, { subresource: 'status' });

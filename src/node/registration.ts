@@ -18,6 +18,7 @@ import { Resources, type Lease } from '../client/resources.ts';
 import type { KubeClient } from '../client/rest.ts';
 import type { NodeGetInfoResponse } from '../csi/types.ts';
 import { metaTime, microTime } from '../api/time.ts';
+import { cloneJSON } from '../api/json.ts';
 
 export const AnnOwnedLabels = 'node.strata.io/owned-labels';
 export const AnnOwnedTaints = 'node.strata.io/owned-taints';
@@ -65,7 +66,7 @@ function parseOwned(annotation: string | undefined): string[] {
 
 /** The Node's metadata and spec with the agent's labels, annotations and taints reconciled into `existing`. */
 export function reconcileNodeSpec(existing: Node | undefined, cluster: ClusterSpec, node: ClusterNode): Node {
-  const base: Node = existing ? structuredClone(existing) : { apiVersion: 'v1', kind: 'Node', metadata: { name: node.name } };
+  const base: Node = existing ? cloneJSON(existing) : { apiVersion: 'v1', kind: 'Node', metadata: { name: node.name } };
   const annotations = { ...base.metadata.annotations };
   const labels = { ...base.metadata.labels };
   for (const k of parseOwned(annotations[AnnOwnedLabels])) if (!(k in node.labels)) delete labels[k];

@@ -22,6 +22,7 @@ import type { VolumeBindingOptions, VolumeBindingPlugin } from './plugins/volume
 import * as names from './plugins/names.ts';
 import { PodScheduler } from './schedule-pod.ts';
 import { SchedulingQueue, type QueuedPodInfo, type SchedulingQueueOptions } from './queue.ts';
+import { cloneJSON } from '../api/json.ts';
 
 export const DefaultSchedulerName = 'default-scheduler';
 /** Beyond upstream: the per-node, per-plugin reasons of the last failed attempt, as JSON. */
@@ -382,7 +383,7 @@ export class Scheduler {
     const apiObj = this.objects.getPVC(pvc.metadata.namespace ?? '', pvc.metadata.name ?? '');
     if (!apiObj?.metadata.annotations?.[AnnSelectedNode]) return;
     this.clearingSelectedNode.add(key);
-    const cleared = structuredClone(apiObj);
+    const cleared = cloneJSON(apiObj);
     delete cleared.metadata.annotations![AnnSelectedNode];
     this.logger.info({ pvc: key, node: pvc.metadata.annotations?.[AnnSelectedNode] }, 'clearing selected-node of a deleted node');
     this.api

@@ -1,5 +1,6 @@
 // Helpers for reading untyped JSON objects the way Go's decoder would see them.
 import { GoLiteral } from '../field-errors.ts';
+import { cloneJSON } from '../json.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -40,8 +41,9 @@ export function semanticEqual(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** A deep copy (of decoded JSON, as everything validated is). */
 export function clone<T>(v: T): T {
-  return structuredClone(v);
+  return cloneJSON(v);
 }
 
 // A short cmp.Diff-like rendering of what changed between two specs, appended to "immutable" messages.

@@ -15,6 +15,7 @@ import {
 } from '../../../api/volume-matching.ts';
 import { AnnBoundByController, AnnSelectedNode, NotSupportedProvisioner } from '../../../api/well-known.ts';
 import { nodeHasAccess, notFoundMessage, type ClusterObjects } from '../../cluster-objects.ts';
+import { cloneJSON } from '../../../api/json.ts';
 
 // ConflictReasons, in the order FindPodVolumes reports them.
 export const ErrReasonBindConflict = "node(s) didn't find available persistent volumes to bind";
@@ -91,7 +92,7 @@ function resourceVersion(obj: { metadata: { resourceVersion?: string } }): bigin
 /** GetBindVolumeToClaim: the PV with a full claimRef to the claim and bound-by-controller set when the PV was not pre-bound. */
 export function bindVolumeToClaim(pv: PersistentVolume, claim: PersistentVolumeClaim): { pv: PersistentVolume; dirty: boolean } {
   const shouldSetBoundByController = !isVolumeBoundToClaim(pv, claim);
-  const clone = structuredClone(pv);
+  const clone = cloneJSON(pv);
   let dirty = false;
   const ref = pv.spec.claimRef;
   if (!ref || ref.name !== claim.metadata.name || ref.namespace !== claim.metadata.namespace || ref.uid !== claim.metadata.uid) {
@@ -190,7 +191,7 @@ export class VolumeBinder {
     const selected = pvc.metadata.annotations?.[AnnSelectedNode];
     if (selected === undefined || this.objects.getNode(selected)) return pvc;
     this.onStaleSelectedNode?.(pvc);
-    const clone = structuredClone(pvc);
+    const clone = cloneJSON(pvc);
     delete clone.metadata.annotations![AnnSelectedNode];
     return clone;
   }
@@ -355,7 +356,7 @@ export class VolumeBinder {
         newBindings.push({ pv, pvc: binding.pvc });
       }
       for (const provision of podVolumes.dynamicProvisions) {
-        const clone = structuredClone(provision.pvc);
+        const clone = cloneJSON(provision.pvc);
         clone.metadata.annotations = { ...clone.metadata.annotations, [AnnSelectedNode]: nodeName };
         this.objects.pvcCache.assume(clone);
         newProvisions.push({ ...provision, pvc: clone });
