@@ -190,18 +190,10 @@ export class Rest {
     }
   }
 
-  /**
-   * Stores obj: a create without `rev`, else an update of that revision. The watch cache takes obj over for the
-   * object it serves from then on, so the caller must not change obj afterwards.
-   */
-  private async put(key: string, obj: KubeObject, rev?: number): Promise<number> {
+  /** Stores obj: a create without `rev`, else an update of that revision. */
+  private put(key: string, obj: KubeObject, rev?: number): Promise<number> {
     const value = serialize(obj);
-    const withdraw = this.cache.willWrite(key, value, obj);
-    try {
-      return await (rev === undefined ? this.store.create(key, value) : this.store.update(key, value, rev));
-    } finally {
-      withdraw();
-    }
+    return rev === undefined ? this.store.create(key, value) : this.store.update(key, value, rev);
   }
 
   /**

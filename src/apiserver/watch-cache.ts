@@ -23,9 +23,8 @@ export class CachedObject {
   /** The object's selectable fields (fieldsForObject). */
   readonly fields: Record<string, string>;
 
-  /** `decoded`, when given, is `value` decoded (the object this server just wrote), taken over instead of a new parse. */
-  constructor(key: string, resource: ResourceDef, value: string, rev: number, decoded?: KubeObject) {
-    const obj = decoded ?? (JSON.parse(value) as KubeObject);
+  constructor(key: string, resource: ResourceDef, value: string, rev: number) {
+    const obj = JSON.parse(value) as KubeObject;
     obj.metadata ??= {};
     obj.metadata.resourceVersion = String(rev);
     this.key = key;
@@ -93,8 +92,6 @@ export class WatchCache {
   private readonly subscriptions = new Set<Subscription>();
   private readonly waiters: Array<{ rev: number; resolve: () => void }> = [];
   private storeWatch?: Watch;
-  /** What this server is writing, by key: the value and the object it encodes, so its event need not decode it again. */
-  private readonly writing = new Map<string, { value: string; obj: KubeObject }>();
 
   constructor(store: Store, options: { capacity?: number } = {}) {
     this.store = store;
@@ -144,11 +141,7 @@ export class WatchCache {
       const previous = map.get(e.kv.key);
       let ev: CacheEvent;
       if (e.type === 'put') {
-        const written = this.writing.get(e.kv.key);
-        // The same string when the event is this server's write (in-process stores pass it through; etcd's is equal).
-        const decoded = written?.value === e.kv.value ? written.obj : undefined;
-        if (decoded) this.writing.delete(e.kv.key);
-        const current = new CachedObject(e.kv.key, r, e.kv.value, e.revision, decoded);
+        const current = new CachedObject(e.kv.key, r, e.kv.value, e.revision);
         if (!previous) this.sortedKeys.set(keyPrefix(r), undefined);
         map.set(e.kv.key, current);
         ev = { type: previous ? 'MODIFIED' : 'ADDED', rev: e.revision, current, previous };
@@ -197,19 +190,6 @@ export class WatchCache {
       const w = { rev, resolve: () => { clearTimeout(timer); resolve(true); } };
       this.waiters.push(w);
     });
-  }
-
-  /**
-   * Announces a write of `obj`, encoded as `value`, to the store: the event that brings it back takes `obj` over
-   * (so it must not change after this) instead of decoding `value`. Returns the call that withdraws the announcement
-   * once the write is answered, whether or not the event used it.
-   */
-  willWrite(key: string, value: string, obj: KubeObject): () => void {
-    const entry = { value, obj };
-    this.writing.set(key, entry);
-    return () => {
-      if (this.writing.get(key) === entry) this.writing.delete(key);
-    };
   }
 
   get(r: ResourceDef, key: string): CachedObject | undefined {
