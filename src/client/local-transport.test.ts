@@ -152,6 +152,30 @@ describe('LocalPool', () => {
     gone.destroy();
   });
 
+  it('refuses, before sending anything, a request HTTP cannot carry: CR or LF in a header value, bad names, spaces in the path', async () => {
+    let connections = 0;
+    const s = await httpServer((_req, res) => res.end('ok'));
+    s.server.on('connection', () => connections++);
+    const pool = new LocalPool(s.path, 4);
+    try {
+      const bad: Array<[Partial<Parameters<LocalPool['request']>[0]>, RegExp]> = [
+        [{ headers: { Authorization: 'Bearer t\r\nX-Injected: 1' } }, /invalid character in the value of header Authorization/],
+        [{ headers: { 'Bad Name': 'v' } }, /invalid header name "Bad Name"/],
+        [{ path: '/api/v1/x y' }, /invalid character in the path/],
+        [{ path: '/a\r\nGET /b' }, /invalid character in the path/],
+        [{ method: 'GET /x' }, /invalid method/],
+      ];
+      for (const [override, message] of bad) {
+        await assert.rejects(pool.request({ ...get(), ...override }), (e: unknown) => e instanceof LocalTransportError && e.code === 'ERR_INVALID_CHAR' && message.test(e.message));
+      }
+      assert.equal(connections, 0, 'nothing was sent');
+      assert.equal((await pool.request(get())).text, 'ok');
+    } finally {
+      pool.destroy();
+      await s.close();
+    }
+  });
+
   it('destroy fails what is in flight and what waits, and refuses new requests', async () => {
     // Reads requests (so that it sees the client go) and never answers.
     const s = await listen(createNetServer((c) => c.on('error', () => undefined).resume()));

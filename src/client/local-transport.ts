@@ -35,6 +35,11 @@ export class LocalTransportError extends Error {
 }
 
 const MAX_HEAD_BYTES = 64 * 1024;
+// What HTTP allows in a header name, a header value and a request target (node:http's checks): a CR or LF from a
+// token or a name would otherwise start a header or a request of its own.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+const TARGET = /^[\x21-\x7e]+$/;
 // Kept-alive connections idle longer than this are closed instead of reused: the server closes them at 65 s.
 const IDLE_MS = 50_000;
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -195,6 +200,17 @@ class Connection {
   }
 }
 
+/** What in a request HTTP/1.1 cannot carry as it is, if anything. */
+function invalidPart({ method, path, headers }: LocalRequest): string | undefined {
+  if (!TOKEN.test(method)) return `invalid method ${JSON.stringify(method)}`;
+  if (!TARGET.test(path)) return `invalid character in the path ${JSON.stringify(path)}`;
+  for (const name in headers) {
+    if (!TOKEN.test(name)) return `invalid header name ${JSON.stringify(name)}`;
+    if (INVALID_VALUE_CHAR.test(headers[name]!)) return `invalid character in the value of header ${name}`;
+  }
+  return undefined;
+}
+
 /** Keep-alive connections to one unix socket; requests beyond maxConnections wait for a free one, in order. */
 export class LocalPool {
   private readonly path: string;
@@ -211,6 +227,8 @@ export class LocalPool {
 
   request(request: LocalRequest): Promise<LocalResponse> {
     if (this.closed) return Promise.reject(new LocalTransportError('the client is closed', 'ECONNRESET', false));
+    const invalid = invalidPart(request);
+    if (invalid) return Promise.reject(new LocalTransportError(`${request.method}: ${invalid}`, 'ERR_INVALID_CHAR', false));
     return new Promise((resolve, reject) => {
       const exchange = { request, resolve, reject };
       const conn = this.takeIdle() ?? (this.all.size < this.maxConnections ? this.open() : undefined);
