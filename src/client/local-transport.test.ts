@@ -103,6 +103,59 @@ describe('LocalPool', () => {
     }
   });
 
+  it('reads responses however they are split: byte by byte, chunk framing with extensions and trailers', async () => {
+    const responses: Record<string, string> = {
+      '/length': 'HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world',
+      '/chunked': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n',
+      '/extra': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA',
+    };
+    const sockets = new Set<Socket>();
+    const s = await listen(createNetServer((c) => {
+      sockets.add(c);
+      c.on('error', () => undefined);
+      c.on('data', async (req: Buffer) => {
+        const path = req.toString().split(' ')[1]!;
+        const text = responses[path]!;
+        if (path === '/extra') return c.write(text); // in one piece, so that the extra bytes come with the body
+        for (const byte of Buffer.from(text)) {
+          c.write(Buffer.from([byte]));
+          await new Promise((r) => setImmediate(r));
+        }
+      });
+    }));
+    const pool = new LocalPool(s.path, 1);
+    try {
+      assert.equal((await pool.request(get('/length'))).text, 'hello world');
+      assert.equal((await pool.request(get('/chunked'))).text, 'hello world');
+      assert.equal(sockets.size, 1, 'both on one kept-alive connection');
+      assert.equal((await pool.request(get('/extra'))).text, 'ok');
+      assert.equal((await pool.request(get('/length'))).text, 'hello world');
+      assert.equal(sockets.size, 2, 'a connection that sent more than its Content-Length is not reused');
+    } finally {
+      pool.destroy();
+      await s.close();
+    }
+  });
+
+  it('a large body in many reads is read in time linear in its size', { timeout: 30_000 }, async () => {
+    const big = Buffer.alloc(64 * 1024 * 1024, 'a');
+    const s = await httpServer((_req, res) => {
+      res.writeHead(200, { 'Content-Length': big.length });
+      res.end(big);
+    });
+    const pool = new LocalPool(s.path, 1);
+    try {
+      const started = performance.now();
+      const res = await pool.request(get());
+      assert.equal(res.text.length, big.length);
+      // Copying the body so far on every read (hundreds of reads of 64 KiB) would take many seconds.
+      assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
+    } finally {
+      pool.destroy();
+      await s.close();
+    }
+  });
+
   it('a body without length or chunking runs to the close; 204 has none', async () => {
     const s = await listen(createNetServer((c) => {
       c.on('data', (req: Buffer) => {

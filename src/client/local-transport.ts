@@ -43,7 +43,6 @@ const TARGET = /^[\x21-\x7e]+$/;
 // Kept-alive connections idle longer than this are closed instead of reused: the server closes them at 65 s.
 const IDLE_MS = 50_000;
 const HEAD_END = Buffer.from('\r\n\r\n');
-const CRLF = Buffer.from('\r\n');
 
 interface Exchange {
   request: LocalRequest;
@@ -60,8 +59,13 @@ class Connection {
   private exchange?: Exchange;
   private ended = false;
   private timer?: NodeJS.Timeout;
-  private buffered: Buffer = Buffer.alloc(0);
-  private head?: { statusCode: number; headers: Record<string, string>; bodyStart: number };
+  /** The response head read so far (until its blank line). */
+  private headBytes: Buffer = Buffer.alloc(0);
+  private head?: { statusCode: number; headers: Record<string, string>; framing: 'length' | 'chunked' | 'close'; length: number };
+  /** The body read so far, in the pieces it came in: copied once, when it is complete. */
+  private parts: Buffer[] = [];
+  private received = 0;
+  private chunked = { state: 'size' as 'size' | 'data' | 'dataEnd' | 'trailer', line: '', remaining: 0 };
   private readonly onDone: (conn: Connection, reusable: boolean) => void;
 
   constructor(path: string, onDone: (conn: Connection, reusable: boolean) => void) {
@@ -93,67 +97,109 @@ class Connection {
       return;
     }
     this.timer?.refresh();
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     try {
-      this.parse();
+      let body = chunk;
+      if (!this.head) {
+        const rest = this.readHead(chunk);
+        if (!rest) return;
+        body = rest;
+      }
+      const done = this.head!.framing === 'chunked' ? this.readChunked(body) : this.take(body);
+      if (done) this.complete();
     } catch (err) {
       this.socket.destroy();
       this.fail('EPROTO', (err as Error).message);
     }
   }
 
-  private parse(): void {
-    if (!this.head) {
-      const end = this.buffered.indexOf(HEAD_END);
-      if (end < 0) {
-        if (this.buffered.length > MAX_HEAD_BYTES) throw new Error('response head too large');
-        return;
-      }
-      const lines = this.buffered.toString('latin1', 0, end).split('\r\n');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
-      if (!status) throw new Error(`malformed status line ${JSON.stringify(lines[0])}`);
-      const headers: Record<string, string> = {};
-      for (let i = 1; i < lines.length; i++) {
-        const colon = lines[i]!.indexOf(':');
-        if (colon > 0) headers[lines[i]!.slice(0, colon).trim().toLowerCase()] = lines[i]!.slice(colon + 1).trim();
-      }
-      this.head = { statusCode: Number(status[1]), headers, bodyStart: end + 4 };
+  /** Adds to the head; once its blank line is in, parses it and returns what follows (the body's start). */
+  private readHead(chunk: Buffer): Buffer | undefined {
+    // Only the last three bytes read before can begin the blank line that ends the head.
+    const from = Math.max(0, this.headBytes.length - 3);
+    this.headBytes = this.headBytes.length === 0 ? chunk : Buffer.concat([this.headBytes, chunk]);
+    const end = this.headBytes.indexOf(HEAD_END, from);
+    if (end < 0) {
+      if (this.headBytes.length > MAX_HEAD_BYTES) throw new Error('response head too large');
+      return undefined;
     }
-    const { headers, bodyStart } = this.head;
+    const lines = this.headBytes.toString('latin1', 0, end).split('\r\n');
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
+    if (!status) throw new Error(`malformed status line ${JSON.stringify(lines[0])}`);
+    const headers: Record<string, string> = {};
+    for (let i = 1; i < lines.length; i++) {
+      const colon = lines[i]!.indexOf(':');
+      if (colon > 0) headers[lines[i]!.slice(0, colon).trim().toLowerCase()] = lines[i]!.slice(colon + 1).trim();
+    }
+    const statusCode = Number(status[1]);
+    let framing: 'length' | 'chunked' | 'close' = 'close';
+    let length = 0;
     if (headers['transfer-encoding']?.toLowerCase().includes('chunked')) {
-      const body = this.chunkedBody(bodyStart);
-      if (body) this.complete(body);
+      framing = 'chunked';
     } else if (headers['content-length'] !== undefined) {
-      const length = Number(headers['content-length']);
-      if (!Number.isSafeInteger(length) || length < 0) throw new Error(`bad Content-Length ${headers['content-length']}`);
-      if (this.buffered.length - bodyStart >= length) this.complete(this.buffered.subarray(bodyStart, bodyStart + length));
-    } else if (this.head.statusCode === 204 || this.head.statusCode === 304) {
-      this.complete(Buffer.alloc(0));
+      length = Number(headers['content-length']);
+      if (!/^\d+$/.test(headers['content-length']) || !Number.isSafeInteger(length)) throw new Error(`bad Content-Length ${headers['content-length']}`);
+      framing = 'length';
+    } else if (statusCode === 204 || statusCode === 304) {
+      framing = 'length';
     }
     // Otherwise the body runs to the end of the connection: fail() completes it on close.
+    this.head = { statusCode, headers, framing, length };
+    return this.headBytes.subarray(end + 4);
   }
 
-  /** The decoded body once the last chunk is in, else undefined (and nothing consumed). */
-  private chunkedBody(start: number): Buffer | undefined {
-    const parts: Buffer[] = [];
-    let at = start;
-    for (;;) {
-      const lineEnd = this.buffered.indexOf(CRLF, at);
-      if (lineEnd < 0) return undefined;
-      const size = parseInt(this.buffered.toString('latin1', at, lineEnd).split(';')[0]!, 16);
-      if (!Number.isSafeInteger(size) || size < 0) throw new Error('malformed chunk size');
-      // The last chunk, then trailers (if any) and an empty line.
-      if (size === 0) return this.buffered.indexOf(HEAD_END, lineEnd) >= 0 ? Buffer.concat(parts) : undefined;
-      if (this.buffered.length < lineEnd + 2 + size + 2) return undefined;
-      parts.push(this.buffered.subarray(lineEnd + 2, lineEnd + 2 + size));
-      at = lineEnd + 2 + size + 2;
+  /** Keeps body bytes; true once a Content-Length body is complete. */
+  private take(data: Buffer): boolean {
+    if (data.length > 0) {
+      this.parts.push(data);
+      this.received += data.length;
     }
+    return this.head!.framing === 'length' && this.received >= this.head!.length;
+  }
+
+  /** Decodes chunked framing as it arrives; true after the last chunk and the trailers' blank line. */
+  private readChunked(data: Buffer): boolean {
+    const c = this.chunked;
+    let i = 0;
+    while (i < data.length) {
+      if (c.state === 'data') {
+        const n = Math.min(c.remaining, data.length - i);
+        this.take(data.subarray(i, i + n));
+        c.remaining -= n;
+        i += n;
+        if (c.remaining === 0) c.state = 'dataEnd';
+        continue;
+      }
+      // The other states read a line: the chunk size, the CRLF after a chunk's data, a trailer.
+      const nl = data.indexOf(10, i);
+      c.line += data.toString('latin1', i, nl < 0 ? data.length : nl);
+      if (c.line.length > 4096) throw new Error('chunk framing line too long');
+      if (nl < 0) return false;
+      i = nl + 1;
+      const line = c.line.trim();
+      c.line = '';
+      if (c.state === 'dataEnd') {
+        if (line !== '') throw new Error('chunk data longer than its size');
+        c.state = 'size';
+      } else if (c.state === 'size') {
+        const token = line.split(';')[0]!.trim();
+        if (!/^[0-9a-fA-F]{1,12}$/.test(token)) throw new Error(`malformed chunk size ${JSON.stringify(token)}`);
+        c.remaining = parseInt(token, 16);
+        c.state = c.remaining === 0 ? 'trailer' : 'data';
+      } else if (line === '') {
+        return true; // the blank line after the last chunk (and any trailers)
+      }
+    }
+    return false;
   }
 
   /** Hands the response over; `closed`: the connection has ended (the body ran to its close). */
-  private complete(body: Buffer, closed = false): void {
+  private complete(closed = false): void {
     const exchange = this.exchange!;
-    const { statusCode, headers } = this.head!;
+    const { statusCode, headers, framing, length } = this.head!;
+    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.received);
+    // A server that sends more than its Content-Length cannot be trusted with the next request.
+    const body = framing === 'length' ? all.subarray(0, length) : all;
+    closed ||= framing === 'length' && this.received > length;
     this.reset();
     this.served++;
     const reusable = !closed && headers.connection?.toLowerCase() !== 'close';
@@ -174,9 +220,8 @@ class Connection {
       if (!this.ended) this.end();
       return;
     }
-    const head = this.head;
-    if (code === 'ECONNRESET' && head && head.headers['content-length'] === undefined && !head.headers['transfer-encoding']) {
-      this.complete(this.buffered.subarray(head.bodyStart), true);
+    if (code === 'ECONNRESET' && this.head?.framing === 'close') {
+      this.complete(true);
       return;
     }
     const reused = this.served > 0;
@@ -196,7 +241,10 @@ class Connection {
     clearTimeout(this.timer);
     this.exchange = undefined;
     this.head = undefined;
-    this.buffered = Buffer.alloc(0);
+    this.headBytes = Buffer.alloc(0);
+    this.parts = [];
+    this.received = 0;
+    this.chunked = { state: 'size', line: '', remaining: 0 };
   }
 }
 
