@@ -102,6 +102,39 @@ describe('the local socket', () => {
     assert.throws(() => statSync(socket), /ENOENT/, 'the socket goes when the server stops');
   });
 
+  it('a burst of writes reaches a watcher on the socket and one over HTTPS as the same events in the same order', async () => {
+    const srv = await startApiServerProcess();
+    const local = KubeClient.fromKubeconfig(srv.kubeconfig);
+    const tcp = KubeClient.fromKubeconfig(srv.kubeconfig, { localSocket: false });
+    const seen = { local: [] as string[], tcp: [] as string[] };
+    const watches: Array<{ stop(): void }> = [];
+    try {
+      assert.ok(local.socketPath);
+      const { metadata } = await local.resource(configMaps).list({ namespace: 'default' });
+      for (const [name, client] of [['local', local], ['tcp', tcp]] as const) {
+        watches.push(client.resource(configMaps).watch({ namespace: 'default', resourceVersion: metadata.resourceVersion }, (type, cm) => {
+          seen[name].push(`${type} ${cm.metadata.name} ${cm.metadata.resourceVersion} ${cm.data?.i}`);
+        }, (err) => err && assert.fail(`watch ended: ${err.message}`)));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      // Concurrent writes commit in shared batches, so a watcher gets many events in one turn.
+      const burst = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => local.resource(configMaps).create({
+        apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `burst-${i}`, namespace: 'default' }, data: { i: String(i).padStart(2000, '0') },
+      })));
+      await burst(300);
+      await eventually(() => seen.local.length === 300 && seen.tcp.length === 300, { what: '300 events on both watches' });
+      assert.deepEqual(seen.local, seen.tcp);
+      const revisions = seen.local.map((line) => Number(line.split(' ')[2]));
+      assert.deepEqual(revisions, [...revisions].sort((a, b) => a - b), 'in resourceVersion order');
+      assert.equal(new Set(seen.local.map((line) => line.split(' ')[1])).size, 300);
+    } finally {
+      for (const w of watches) w.stop();
+      local.close();
+      tcp.close();
+      await srv.cleanup();
+    }
+  });
+
   it('a socket another process listens on is left to it: the server serves over TCP only', async () => {
     const dataDir = tempDir();
     const squatter = createServer((c) => c.on('error', () => undefined).end());
