@@ -7,7 +7,7 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import { connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeKubeconfig } from '../client/kubeconfig.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
@@ -89,7 +89,8 @@ function loadOrCreateToken(dataDir: string): string {
  * not fit in a socket address (108 bytes; then everything goes over TCP).
  */
 export function localSocketPath(dataDir: string): string | undefined {
-  const path = join(dataDir, 'apiserver.sock');
+  // Absolute, as the kubeconfig must name it for clients started anywhere.
+  const path = resolve(dataDir, 'apiserver.sock');
   return Buffer.byteLength(path) < 100 ? path : undefined;
 }
 

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import type { KubeObject } from '../../src/api/types.ts';
+import { localSocketPath } from '../../src/apiserver/server.ts';
 import { Resources } from '../../src/client/resources.ts';
 import { KubeClient } from '../../src/client/rest.ts';
 import type { ResourceType } from '../../src/client/rest.ts';
@@ -133,6 +134,12 @@ describe('the local socket', () => {
       tcp.close();
       await srv.cleanup();
     }
+  });
+
+  it('is named by its absolute path (a relative data dir too), and left out when the path is too long for a socket', () => {
+    assert.equal(localSocketPath('.strata'), resolve('.strata', 'apiserver.sock'));
+    assert.equal(localSocketPath('/var/lib/strata'), '/var/lib/strata/apiserver.sock');
+    assert.equal(localSocketPath(`/tmp/${'d'.repeat(90)}`), undefined);
   });
 
   it('a socket another process listens on is left to it: the server serves over TCP only', async () => {
