@@ -105,6 +105,27 @@ export function key(path: string, k: string): string {
   return `${path}[${k}]`;
 }
 
+/**
+ * Where a walk over a value is, as links up to the root (a field `name` or a list index `i`): written out as a path
+ * ("spec.containers[0].bar") by pathOf only where an error names it, as almost every request has none.
+ */
+export interface PathLink {
+  readonly up: PathLink | undefined;
+  readonly name?: string;
+  readonly i?: number;
+}
+
+export function pathOf(link: PathLink | undefined): string {
+  const links: PathLink[] = [];
+  for (let l = link; l; l = l.up) links.push(l);
+  let path = '';
+  for (let j = links.length - 1; j >= 0; j--) {
+    const l = links[j]!;
+    path = l.name === undefined ? index(path, l.i!) : child(path, l.name);
+  }
+  return path;
+}
+
 // ---- constructors (upstream field.Required, field.Invalid, …) ----
 export function notFound(field: string, value: unknown): FieldError {
   return { type: 'FieldValueNotFound', field, badValue: value, detail: '' };

@@ -5,6 +5,7 @@ import type { KubeObject, Pod } from '../api/types.ts';
 import { applyDefaults, decodeErrorFor, unknownFields, validateCreate, validateStatusUpdate, validateUpdate } from '../api/validation/index.ts';
 import { fieldErrorBody, fieldErrorMessage } from '../api/field-errors.ts';
 import type { FieldError } from '../api/field-errors.ts';
+import { cloneJSON } from '../api/json.ts';
 import { metaTime } from '../api/time.ts';
 import type { Store } from '../store/types.ts';
 import { KeyExistsError, KeyNotFoundError, RevisionConflictError } from '../store/errors.ts';
@@ -18,7 +19,7 @@ import type { PatchType } from './patch/index.ts';
 import type { ResourceDef } from './resources.ts';
 import { apiVersionOf, findResource, gvkOf, objectKey } from './resources.ts';
 import {
-  clone, gracePeriodSeconds, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, preserveSystemMetadata, semanticallyEqual,
+  gracePeriodSeconds, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, preserveSystemMetadata, semanticallyEqual,
 } from './strategy.ts';
 import type { CachedObject, WatchCache } from './watch-cache.ts';
 
@@ -272,7 +273,7 @@ export class Rest {
     const pinnedRV = body.metadata.resourceVersion;
     // A pinned resourceVersion means one attempt (a conflict is the client's to resolve): the body itself can be the
     // object to write. Otherwise each attempt starts from a copy, as the last one changed its own.
-    return this.guaranteedUpdate(r, ns, name, opts, () => ({ next: pinnedRV ? body : clone(body), subresource, pinnedRV, create: false }));
+    return this.guaranteedUpdate(r, ns, name, opts, () => ({ next: pinnedRV ? body : cloneJSON(body), subresource, pinnedRV, create: false }));
   }
 
   async patch(
@@ -305,7 +306,7 @@ export class Rest {
             next = applyStrategicMergePatch(current, patch, gvkOf(r)) as KubeObject;
             break;
           case 'apply': {
-            const applied = clone(patch as KubeObject);
+            const applied = cloneJSON(patch as KubeObject);
             if (!current) {
               const created = serverSideApply(undefined, applied, { manager: opts.fieldManager, force: opts.force, gvk: gvkOf(r), now: metaTime(), subresource });
               return { next: created, create: true };

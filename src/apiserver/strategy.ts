@@ -7,8 +7,6 @@ import { deepEqual } from './patch/values.ts';
 import type { ResourceDef } from './resources.ts';
 import { gvkOf } from './resources.ts';
 
-export const clone = cloneJSON;
-
 function hasStatus(r: ResourceDef): boolean {
   return r.subresources.includes('status');
 }
@@ -30,19 +28,19 @@ export function prepareForCreate(r: ResourceDef, obj: KubeObject): void {
 export function prepareForUpdate(r: ResourceDef, next: KubeObject, old: KubeObject): void {
   if (hasStatus(r)) {
     if (old.status === undefined) delete next.status;
-    else next.status = clone(old.status);
+    else next.status = cloneJSON(old.status);
   }
   if (r.kind === 'Namespace') {
     // spec.finalizers is only changed through namespaces/finalize; keep it.
-    next.spec = clone(old.spec);
+    next.spec = cloneJSON(old.spec);
   }
   bumpGeneration(next, old);
 }
 
 /** A write to /status: everything but status comes from the stored object (ResetObjectMetaForStatus). */
 export function prepareForStatusUpdate(next: KubeObject, old: KubeObject): KubeObject {
-  const out = clone(old);
-  out.status = next.status === undefined ? undefined : clone(next.status);
+  const out = cloneJSON(old);
+  out.status = next.status === undefined ? undefined : cloneJSON(next.status);
   if (out.status === undefined) delete out.status;
   out.metadata.managedFields = next.metadata.managedFields ?? out.metadata.managedFields;
   return out;

@@ -1,5 +1,6 @@
 // Type checking of request bodies for built-in kinds, standing in for kube-apiserver's typed JSON decoding: a value
 // of the wrong JSON type is refused (400) with Go's encoding/json wording rather than stored.
+import { type PathLink, pathOf } from '../field-errors.ts';
 import { modelRegistry } from './models.ts';
 
 function jsonKind(v: unknown): string {
@@ -60,18 +61,7 @@ function shapeOf(type: string): TypeShape {
   return shape;
 }
 
-// Where the walk is: the path below the kind's struct, written out only for a mismatch (almost every body has none).
-interface PathLink {
-  readonly up: PathLink | undefined;
-  readonly name: string;
-}
-
-function pathOf(link: PathLink | undefined): string {
-  let path = '';
-  for (let l = link; l; l = l.up) path = path ? `${l.name}.${path}` : l.name;
-  return path;
-}
-
+// The walk's place below the kind's struct is a PathLink of field names (Go's messages name no list index).
 function mismatch(type: string, kind: string, at: PathLink | undefined, struct: string): Mismatch {
   return { path: pathOf(at), struct, actual: GO_JSON_KIND[kind] ?? kind, expected: goType(type) };
 }

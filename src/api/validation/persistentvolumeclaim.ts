@@ -6,7 +6,8 @@ import { compareQuantity, tryParseQuantity } from '../quantity.ts';
 import type { KindRules } from './rules.ts';
 import { parseQuantityAt, validateClassName, validateLabelSelector, validatePositiveQuantityValue } from './common.ts';
 import { validateObjectMeta, validateObjectMetaUpdate, validateImmutableField } from './meta.ts';
-import { arr, clone, isObject, obj, semanticEqual, specDiff, str } from './util.ts';
+import { cloneJSON } from '../json.ts';
+import { arr, isObject, obj, semanticEqual, specDiff, str } from './util.ts';
 
 const supportedAccessModes = ['ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod'];
 export const supportedVolumeModes = ['Block', 'Filesystem'];
@@ -99,8 +100,8 @@ function validateUpdate(newObj: KubeObject, oldObj: KubeObject): FieldError[] {
   const newPvc = newObj as PersistentVolumeClaim;
   const oldPvc = oldObj as PersistentVolumeClaim;
   const errs = [...validateObjectMetaUpdate(newPvc.metadata, oldPvc.metadata, true), ...validateCreate(newPvc)];
-  const newSpec = clone(obj(newPvc.spec));
-  const oldSpec = clone(obj(oldPvc.spec));
+  const newSpec = cloneJSON(obj(newPvc.spec));
+  const oldSpec = cloneJSON(obj(oldPvc.spec));
   // The PV binder sets volumeName once.
   if (str(oldSpec.volumeName).length === 0) oldSpec.volumeName = newSpec.volumeName;
 

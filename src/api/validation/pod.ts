@@ -29,7 +29,8 @@ import {
 import { validateLabelName, validateLabels, validateObjectMeta, validateObjectMetaUpdate } from './meta.ts';
 import { validateTaintEffect } from './node.ts';
 import { validatePersistentVolumeClaimSpec } from './persistentvolumeclaim.ts';
-import { arr, clone, isObject, obj, semanticEqual, specDiff, str, type JsonObject } from './util.ts';
+import { cloneJSON } from '../json.ts';
+import { arr, isObject, obj, semanticEqual, specDiff, str, type JsonObject } from './util.ts';
 
 const maxInt32 = 2147483647;
 
@@ -471,7 +472,7 @@ function validateUpdate(newObj: KubeObject, oldObj: KubeObject): FieldError[] {
   if (semanticEqual(newSpec, oldSpec)) return errs;
 
   // Put the updatable fields back to their old values; whatever still differs may not change.
-  const munged = clone(newSpec);
+  const munged = cloneJSON(newSpec);
   for (const field of ['containers', 'initContainers']) {
     arr(munged[field]).forEach((c, i) => {
       const oldImage = obj(arr(oldSpec[field])[i]).image;

@@ -2,7 +2,7 @@
 // metadata), and OpenAPI v3 + x-kubernetes-validations checking for the custom resources, with the apiserver's wording.
 // The generated model classes alone: much cheaper to load than the whole client.
 import { modelRegistry } from './models.ts';
-import { type FieldError, child, index, invalid, notSupported, required, typeInvalid } from '../field-errors.ts';
+import { type FieldError, type PathLink, child, index, invalid, notSupported, pathOf, required, typeInvalid } from '../field-errors.ts';
 import { arr, isObject, obj } from './util.ts';
 
 export type SchemaType = 'object' | 'string' | 'integer' | 'boolean' | 'array';
@@ -59,25 +59,6 @@ function typeWalk(type: string): TypeWalk {
     typeWalks.set(type, walk);
   }
   return walk;
-}
-
-// Where the walk is, as links up to the root; written out as a path ("spec.containers[0].bar") only for an unknown
-// field, as almost every request has none.
-interface PathLink {
-  readonly up: PathLink | undefined;
-  readonly name?: string;
-  readonly i?: number;
-}
-
-function pathOf(link: PathLink | undefined): string {
-  const links: PathLink[] = [];
-  for (let l = link; l; l = l.up) links.push(l);
-  let path = '';
-  for (let j = links.length - 1; j >= 0; j--) {
-    const l = links[j]!;
-    path = l.name === undefined ? index(path, l.i!) : child(path, l.name);
-  }
-  return path;
 }
 
 function unknownInType(type: string, value: unknown, at: PathLink | undefined, out: string[]): void {

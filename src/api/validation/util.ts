@@ -1,6 +1,5 @@
 // Helpers for reading untyped JSON objects the way Go's decoder would see them.
 import { GoLiteral } from '../field-errors.ts';
-import { cloneJSON } from '../json.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -41,10 +40,6 @@ export function semanticEqual(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-/** A deep copy (of decoded JSON, as everything validated is). */
-export function clone<T>(v: T): T {
-  return cloneJSON(v);
-}
 
 // A short cmp.Diff-like rendering of what changed between two specs, appended to "immutable" messages.
 export function specDiff(oldValue: unknown, newValue: unknown, path = ''): string[] {

@@ -77,7 +77,6 @@ export interface BinderDeps {
   now?: () => Date;
 }
 
-const clone = <T>(value: T): T => cloneJSON(value);
 const hasAnnotation = (obj: { metadata: { annotations?: Record<string, string> } }, key: string) =>
   Object.hasOwn(obj.metadata.annotations ?? {}, key);
 const claimKey = (claim: PersistentVolumeClaim) => `${claim.metadata.namespace}/${claim.metadata.name}`;
@@ -224,7 +223,7 @@ export class PersistentVolumeBinder {
     if (claimHasStorageClass(claim)) return false;
     const storageClass = defaultStorageClass(this.#deps.listers.listClasses());
     if (!storageClass) return false;
-    const updated = clone(claim);
+    const updated = cloneJSON(claim);
     updated.spec.storageClassName = storageClass.metadata.name;
     try {
       // Not inlined into storeClaim?.(...): an optional call skips evaluating its arguments.
@@ -253,7 +252,7 @@ export class PersistentVolumeBinder {
     }
     let annotated = claim;
     if (claim.metadata.annotations?.[AnnStorageProvisioner] !== provisioner) {
-      const updated = clone(claim);
+      const updated = cloneJSON(claim);
       updated.metadata.annotations = { ...updated.metadata.annotations, [AnnStorageProvisioner]: provisioner, [AnnBetaStorageProvisioner]: provisioner };
       try {
         annotated = await this.#deps.api.updateClaim(updated);
@@ -356,7 +355,7 @@ export class PersistentVolumeBinder {
     const setClaimRef = !ref || ref.name !== claim.metadata.name || ref.namespace !== claim.metadata.namespace || ref.uid !== claim.metadata.uid;
     const markBoundByController = !isVolumeBoundToClaim(volume, claim) && !hasAnnotation(volume, AnnBoundByController);
     if (!setClaimRef && !markBoundByController) return volume;
-    const updated = clone(volume);
+    const updated = cloneJSON(volume);
     if (setClaimRef) updated.spec.claimRef = claimReference(claim);
     if (markBoundByController) updated.metadata.annotations = { ...updated.metadata.annotations, [AnnBoundByController]: 'yes' };
     const stored = await this.#deps.api.updateVolume(updated);
@@ -368,7 +367,7 @@ export class PersistentVolumeBinder {
     const setVolumeName = claim.spec.volumeName !== volume.metadata.name;
     const markBindCompleted = !hasAnnotation(claim, AnnBindCompleted);
     if (!setVolumeName && !markBindCompleted) return claim;
-    const updated = clone(claim);
+    const updated = cloneJSON(claim);
     if (setVolumeName) {
       updated.spec.volumeName = volume.metadata.name;
       updated.metadata.annotations = { ...updated.metadata.annotations };
@@ -382,7 +381,7 @@ export class PersistentVolumeBinder {
 
   /** unbindVolume: roll back a binding the controller made, or reset the UID of a user's pre-binding. */
   async #unbindVolume(volume: PersistentVolume): Promise<void> {
-    const updated = clone(volume);
+    const updated = cloneJSON(volume);
     if (hasAnnotation(volume, AnnBoundByController)) {
       delete updated.spec.claimRef;
       delete updated.metadata.annotations![AnnBoundByController];
@@ -426,7 +425,7 @@ export class PersistentVolumeBinder {
       }
     }
     if (!dirty) return claim;
-    const stored = await this.#deps.api.updateClaimStatus(clone({ ...claim, status }));
+    const stored = await this.#deps.api.updateClaimStatus(cloneJSON({ ...claim, status }));
     this.#deps.storeClaim?.(stored);
     return stored;
   }
@@ -450,7 +449,7 @@ export class PersistentVolumeBinder {
     message: string,
   ): Promise<PersistentVolume> {
     if (volume.status?.phase === phase) return volume;
-    const updated = clone(volume);
+    const updated = cloneJSON(volume);
     updated.status = { ...updated.status, phase, message: message || undefined, lastPhaseTransitionTime: metaTime((this.#deps.now?.() ?? new Date()).getTime()) };
     if (!updated.status.message) delete updated.status.message;
     const stored = await this.#deps.api.updateVolumeStatus(updated);
