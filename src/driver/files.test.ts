@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DataDir, exists, publishTree, removeTree, VolumeFreezes } from './files.ts';
+import { DataDir, exists, findWriters, publishTree, removeTree, VolumeFreezes } from './files.ts';
 
 async function state(pid: number): Promise<string> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -50,6 +50,30 @@ test('overlapping holds on one volume share one freeze; the writer resumes after
     assert.equal(scans, 2);
   } finally {
     writer.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('findWriters finds a process working in the volume, and never the driver itself or a process above it', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'strata-writers-'));
+  const volume = join(root, 'volume');
+  await mkdir(volume);
+  const sibling = spawn('sleep', ['60'], { cwd: volume, stdio: 'ignore' });
+  try {
+    await new Promise((resolve, reject) => sibling.once('spawn', resolve).once('error', reject));
+    // A shell working in the volume runs the "driver", which looks for the volume's writers from there too.
+    const code = `const { findWriters } = await import(${JSON.stringify(new URL('./files.ts', import.meta.url).href)});
+      console.log(JSON.stringify({ self: process.pid, parent: process.ppid, writers: await findWriters(process.argv[1], []) }));`;
+    const shell = spawn('sh', ['-c', `"${process.execPath}" --input-type=module -e "$0" "$1"; true`, code, volume], { cwd: volume, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    shell.stdout.on('data', (d) => (out += d));
+    await new Promise((resolve) => shell.once('close', resolve));
+    const seen = JSON.parse(out) as { self: number; parent: number; writers: number[] };
+    assert.equal(seen.parent, shell.pid, 'the shell stayed the parent');
+    assert.deepEqual(seen.writers, [sibling.pid], 'the sleep in the volume, not the shell above the driver nor the driver');
+    assert.deepEqual(await findWriters(volume, []), [sibling.pid], 'and from outside too');
+  } finally {
+    sibling.kill('SIGKILL');
     await rm(root, { recursive: true, force: true });
   }
 });

@@ -190,17 +190,36 @@ function within(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir + '/');
 }
 
-// Every process (other than this one) that can write to the volume: those whose mount namespace holds a bind mount
-// of the volume's directory (pods run in their own mount namespaces), and those with an open file or working
-// directory inside it or inside one of its publish targets.
+/** The parent of a process (field 4 of /proc/PID/stat), or undefined if it is gone. */
+async function parentOf(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process and every process above it, up to and including init. */
+export async function selfAndAncestors(): Promise<Set<number>> {
+  const chain = new Set<number>();
+  for (let pid: number | undefined = process.pid; pid !== undefined && pid > 0 && !chain.has(pid); pid = await parentOf(pid)) chain.add(pid);
+  return chain;
+}
+
+// Every process that can write to the volume: those whose mount namespace holds a bind mount of the volume's
+// directory (pods run in their own mount namespaces), and those with an open file or working directory inside it or
+// inside one of its publish targets. Never this process or one above it: stopping the kubelet, `strata up` or a test
+// that supervises the driver would leave nothing to resume it if the driver died before it did.
 export async function findWriters(volumeDir: string, targetPaths: string[]): Promise<number[]> {
   const { device, fsPath } = await filesystemPathOf(volumeDir);
   const ownNamespace = await readlink('/proc/self/ns/mnt');
+  const spared = await selfAndAncestors();
   const roots = [volumeDir, ...targetPaths];
   const writers: number[] = [];
   for (const entry of await readdir('/proc')) {
     const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    if (!Number.isInteger(pid) || spared.has(pid)) continue;
     try {
       if ((await readlink(`/proc/${pid}/ns/mnt`)) !== ownNamespace) {
         const mounts = parseMountInfo(await readFile(`/proc/${pid}/mountinfo`, 'utf8'));

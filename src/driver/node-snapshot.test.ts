@@ -7,7 +7,7 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CsiError } from '../csi/errors.ts';
-import { type DriverProcess, mountCapability, startDriverProcess, tempDir } from './testing.ts';
+import { childExited, type DriverProcess, mountCapability, startDriverProcess, tempDir } from './testing.ts';
 
 const MiB = 1024 ** 2;
 const caps = [mountCapability()];
@@ -221,7 +221,7 @@ describe('Snapshots', () => {
       }
     } finally {
       writer.kill('SIGKILL');
-      await new Promise((r) => writer.once('exit', r));
+      await childExited(writer);
       await driver.client.nodeUnpublishVolume({ volume_id: v.volume_id, target_path: target });
     }
   });
@@ -247,7 +247,7 @@ describe('Crash safety', () => {
       await setup.stop();
       // A writer: its working directory is in the volume.
       writer = spawn('sleep', ['1000'], { cwd: target, stdio: 'ignore' });
-      await new Promise((r) => writer!.once('spawn', r));
+      await new Promise((resolve, reject) => writer!.once('spawn', resolve).once('error', reject));
 
       const crashing = await start({ STRATA_CSI_CRASH_AT: 'point-in-time-copy:frozen' });
       await assert.rejects(crashing.client.createSnapshot({ name: 'victim', source_volume_id: v.volume_id }), (err: unknown) => err instanceof CsiError && err.code === status.UNAVAILABLE);

@@ -40,12 +40,27 @@ export async function startDriverProcess(opts: { dataDir: string; socketDir: str
     client,
     socket,
     exited,
+    // SIGTERM, and SIGKILL if it has not ended within 10 s (a stopped or wedged driver must not hang the test).
     async stop() {
       client.close();
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
+      await stopChild(child, exited);
     },
   };
+}
+
+/** Ends a child: SIGTERM, then SIGKILL if it is still there after graceMs. Resolves once it has exited. */
+export async function stopChild(child: ChildProcess, exited: Promise<unknown> = childExited(child), graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resolves when the child has exited, including when it already had before this was called. */
+export function childExited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 export const mountCapability = (mode: AccessModeName = 'SINGLE_NODE_WRITER'): VolumeCapability => ({ mount: {}, access_mode: { mode } });
