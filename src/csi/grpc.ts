@@ -2,7 +2,8 @@
 // services, and a client with one promise-returning method per RPC.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CsiError } from './errors.ts';
 import { createVolumeRequestDeserializer, createVolumeRequestSerializer } from './topology-wire.ts';
@@ -87,10 +88,17 @@ export async function createCsiServer(endpoint: string, services: CsiServices): 
     ['GroupController', services.groupController],
   ];
   for (const [name, impl] of byName) if (impl) server.addService(pkg[name].service, handlersOf(impl));
+  // Bound beside its final name, made 0600, then renamed into place: a client that sees the socket can connect to it.
+  // Bound in place, it exists between bind(2) and listen(2), and a client connecting then is refused (a loaded
+  // machine can hold the driver there for milliseconds): its first call fails UNAVAILABLE without reaching the driver.
+  const bindPath = join(dirname(socketPath), `.csi-${process.pid}.sock`);
+  const atomic = Buffer.byteLength(bindPath) < 108;
+  if (atomic) rmSync(bindPath, { force: true });
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix:${socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    server.bindAsync(`unix:${atomic ? bindPath : socketPath}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
-  chmodSync(socketPath, 0o600);
+  chmodSync(atomic ? bindPath : socketPath, 0o600);
+  if (atomic) renameSync(bindPath, socketPath);
   return {
     endpoint: `unix://${socketPath}`,
     socketPath,
@@ -128,11 +136,13 @@ export function connectCsi(endpoint: string, defaults: { timeoutMs?: number } = 
   const pkg = loadCsiPackage();
   const address = `unix:${socketPathOf(endpoint)}`;
   const defaultTimeoutMs = defaults.timeoutMs ?? 60_000;
-  const clients: grpc.Client[] = [];
+  // One connection per client, shared by its four services and by no other client: grpc-js otherwise pools
+  // connections process-wide, and a new client could inherit a closed one's connection to a driver since gone.
+  const credentials = grpc.credentials.createInsecure();
+  const channel = new grpc.Channel(address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
   const methods: Record<string, unknown> = {};
   for (const name of ['Identity', 'Controller', 'Node', 'GroupController'] as const) {
-    const client = new pkg[name](address, grpc.credentials.createInsecure());
-    clients.push(client);
+    const client = new pkg[name](address, credentials, { channelOverride: channel });
     for (const rpc of Object.keys(pkg[name].service)) {
       const fn = (client as unknown as Record<string, Function>)[rpc];
       methods[rpc[0].toLowerCase() + rpc.slice(1)] = (req: object = {}, opts: CallOptions = {}) =>
@@ -144,6 +154,6 @@ export function connectCsi(endpoint: string, defaults: { timeoutMs?: number } = 
         });
     }
   }
-  methods.close = () => clients.forEach((c) => c.close());
+  methods.close = () => channel.close();
   return methods as CsiClient;
 }

@@ -64,10 +64,13 @@ test('findWriters finds a process working in the volume, and never the driver it
     // A shell working in the volume runs the "driver", which looks for the volume's writers from there too.
     const code = `const { findWriters } = await import(${JSON.stringify(new URL('./files.ts', import.meta.url).href)});
       console.log(JSON.stringify({ self: process.pid, parent: process.ppid, writers: await findWriters(process.argv[1], []) }));`;
-    const shell = spawn('sh', ['-c', `"${process.execPath}" --input-type=module -e "$0" "$1"; true`, code, volume], { cwd: volume, stdio: ['ignore', 'pipe', 'inherit'] });
+    const shell = spawn('sh', ['-c', `"${process.execPath}" --input-type=module -e "$0" "$1"; true`, code, volume], { cwd: volume, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     shell.stdout.on('data', (d) => (out += d));
+    shell.stderr.on('data', (d) => (err += d));
     await new Promise((resolve) => shell.once('close', resolve));
+    assert.ok(out.startsWith('{'), `the driver side printed nothing: ${err}`);
     const seen = JSON.parse(out) as { self: number; parent: number; writers: number[] };
     assert.equal(seen.parent, shell.pid, 'the shell stayed the parent');
     assert.deepEqual(seen.writers, [sibling.pid], 'the sleep in the volume, not the shell above the driver nor the driver');

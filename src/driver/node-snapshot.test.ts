@@ -263,6 +263,7 @@ describe('Crash safety', () => {
       assert.notEqual(await state(writer.pid!), 'T', 'a completed snapshot resumes what it stopped');
       assert.deepEqual(await readdir(join(data, 'freezes')), [], 'and removes its record');
       writer.kill('SIGKILL');
+      await childExited(writer); // its working directory keeps the mount busy until it has gone
       await restarted.client.nodeUnpublishVolume({ volume_id: v.volume_id, target_path: target });
     } finally {
       writer?.kill('SIGKILL');

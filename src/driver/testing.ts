@@ -19,6 +19,12 @@ export interface DriverProcess {
   stop(): Promise<void>;
 }
 
+// Drivers still running when the test process exits (a failed test skipped its stop) are killed with it.
+const liveDrivers = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of liveDrivers) child.kill('SIGKILL');
+});
+
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
@@ -28,10 +34,26 @@ export async function startDriverProcess(opts: { dataDir: string; socketDir: str
   const args = [mainPath, '--endpoint', `unix://${socket}`, '--mode', opts.mode ?? 'all', '--data-dir', opts.dataDir, '--cluster', testClusterFile, '--log-level', 'warn'];
   if (opts.nodeId) args.push('--node-id', opts.nodeId);
   await rm(socket, { force: true }); // a killed driver leaves its socket behind
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...opts.env } });
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  for (let i = 0; !existsSync(socket); i++) {
-    if (i > 200 || child.exitCode !== null || child.signalCode !== null) throw new Error(`driver did not start (socket ${socket})`);
+  // Output through pipes, not the test's own stdout and stderr: a driver that outlived its test would hold those
+  // open, and the test runner waits for them to close.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  child.stdout!.pipe(process.stderr, { end: false });
+  child.stderr!.pipe(process.stderr, { end: false });
+  liveDrivers.add(child);
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      liveDrivers.delete(child);
+      resolve(signal ?? code);
+    }),
+  );
+  const started = Date.now();
+  while (!existsSync(socket)) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`driver exited (${child.exitCode ?? child.signalCode}) before creating its socket ${socket}`);
+    if (Date.now() - started > 30_000) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`driver did not create its socket ${socket} within 30 s`);
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
   const client = connectCsi(`unix://${socket}`, { timeoutMs: 20_000 });

@@ -25,6 +25,12 @@ export interface StrataProcess {
   exited: Promise<number | null>;
 }
 
+// Strata processes still running when the test process exits (a failed test skipped its stop) are killed with it.
+const liveStrata = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of liveStrata) child.kill('SIGKILL');
+});
+
 export function startStrata(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): StrataProcess {
   const child = spawn(process.execPath, [STRATA_BIN, ...args], {
     cwd: options.cwd ?? ROOT,
@@ -39,7 +45,13 @@ export function startStrata(args: string[], options: { env?: Record<string, stri
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((res) => child.once('exit', (code, sig) => res(code ?? (sig ? 128 : null))));
+  liveStrata.add(child);
+  const exited = new Promise<number | null>((res) =>
+    child.once('exit', (code, sig) => {
+      liveStrata.delete(child);
+      res(code ?? (sig ? 128 : null));
+    }),
+  );
   const proc: StrataProcess = {
     child,
     pid: child.pid!,
