@@ -72,6 +72,8 @@ function handlersOf(impl: object): grpc.UntypedServiceImplementation {
   return handlers;
 }
 
+let serversStarted = 0;
+
 export async function createCsiServer(endpoint: string, services: CsiServices): Promise<CsiServer> {
   const socketPath = socketPathOf(endpoint);
   try {
@@ -91,7 +93,7 @@ export async function createCsiServer(endpoint: string, services: CsiServices): 
   // Bound beside its final name, made 0600, then renamed into place: a client that sees the socket can connect to it.
   // Bound in place, it exists between bind(2) and listen(2), and a client connecting then is refused (a loaded
   // machine can hold the driver there for milliseconds): its first call fails UNAVAILABLE without reaching the driver.
-  const bindPath = join(dirname(socketPath), `.csi-${process.pid}.sock`);
+  const bindPath = join(dirname(socketPath), `.csi-${process.pid}-${++serversStarted}.sock`); // unique: `strata up` runs several
   const atomic = Buffer.byteLength(bindPath) < 108;
   if (atomic) rmSync(bindPath, { force: true });
   await new Promise<void>((resolve, reject) =>
