@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
-import { childExited, stopChild, tempDir, testClusterFile } from '../driver/testing.ts';
+import { stopChild } from '../../test/helpers/processes.ts';
+import { tempDir, testClusterFile } from '../driver/testing.ts';
 import { connectCsi } from './grpc.ts';
 
 const mainPath = fileURLToPath(new URL('../driver/main.ts', import.meta.url));
@@ -44,7 +44,7 @@ test('a client that sees the driver\'s socket can connect to it, and the socket 
     // The driver by its PID (strace's child); strace ends with it.
     const driverPid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
     if (driverPid > 0) process.kill(driverPid, 'SIGTERM');
-    await stopChild(child, childExited(child));
+    await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   }
 });

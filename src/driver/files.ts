@@ -190,20 +190,23 @@ function within(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir + '/');
 }
 
-/** The parent of a process (field 4 of /proc/PID/stat), or undefined if it is gone. */
-async function parentOf(pid: number): Promise<number | undefined> {
+/**
+ * The fields of /proc/PID/stat after the command name (which may hold spaces and parentheses): [0] is the state,
+ * [1] the parent, [19] the start time. Undefined if the process is gone.
+ */
+async function statFields(pid: number): Promise<string[] | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
 
 /** This process and every process above it, up to and including init. */
-export async function selfAndAncestors(): Promise<Set<number>> {
+async function selfAndAncestors(): Promise<Set<number>> {
   const chain = new Set<number>();
-  for (let pid: number | undefined = process.pid; pid !== undefined && pid > 0 && !chain.has(pid); pid = await parentOf(pid)) chain.add(pid);
+  for (let pid = process.pid; pid > 0 && !chain.has(pid); pid = Number((await statFields(pid))?.[1] ?? 0)) chain.add(pid);
   return chain;
 }
 
@@ -239,13 +242,8 @@ export async function findWriters(volumeDir: string, targetPaths: string[]): Pro
 }
 
 async function isStopped(pid: number): Promise<boolean> {
-  try {
-    const statLine = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const state = statLine.slice(statLine.lastIndexOf(')') + 2, statLine.lastIndexOf(')') + 3);
-    return state === 'T' || state === 't' || state === 'Z' || state === 'X';
-  } catch {
-    return true; // gone
-  }
+  const state = (await statFields(pid))?.[0];
+  return state === undefined || state === 'T' || state === 't' || state === 'Z' || state === 'X'; // undefined: gone
 }
 
 // Stops the given processes (SIGSTOP, waiting until each has actually stopped); returns those it stopped.
@@ -277,13 +275,8 @@ export function resumeProcesses(pids: number[]): void {
 
 /** The kernel start time of a live process (field 22 of /proc/PID/stat), or undefined if it is gone or a zombie. */
 export async function processStartTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
-  } catch {
-    return undefined;
-  }
+  const fields = await statFields(pid);
+  return !fields || fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
 }
 
 /** A process as a freeze record names it: pid and kernel start time, so that a recycled pid is never signalled. */

@@ -7,7 +7,8 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CsiError } from '../csi/errors.ts';
-import { childExited, type DriverProcess, mountCapability, startDriverProcess, tempDir } from './testing.ts';
+import { childExited } from '../../test/helpers/processes.ts';
+import { type DriverProcess, mountCapability, startDriverProcess, tempDir } from './testing.ts';
 
 const MiB = 1024 ** 2;
 const caps = [mountCapability()];

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killOnExit, stopChild } from '../../test/helpers/processes.ts';
 import { connectCsi, type CsiClient } from '../csi/grpc.ts';
 import type { AccessModeName, VolumeCapability } from '../csi/types.ts';
 
@@ -18,12 +19,6 @@ export interface DriverProcess {
   exited: Promise<number | string | null>;
   stop(): Promise<void>;
 }
-
-// Drivers still running when the test process exits (a failed test skipped its stop) are killed with it.
-const liveDrivers = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of liveDrivers) child.kill('SIGKILL');
-});
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
@@ -39,13 +34,8 @@ export async function startDriverProcess(opts: { dataDir: string; socketDir: str
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   child.stdout!.pipe(process.stderr, { end: false });
   child.stderr!.pipe(process.stderr, { end: false });
-  liveDrivers.add(child);
-  const exited = new Promise<number | string | null>((resolve) =>
-    child.once('exit', (code, signal) => {
-      liveDrivers.delete(child);
-      resolve(signal ?? code);
-    }),
-  );
+  killOnExit(child);
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const started = Date.now();
   while (!existsSync(socket)) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`driver exited (${child.exitCode ?? child.signalCode}) before creating its socket ${socket}`);
@@ -65,24 +55,9 @@ export async function startDriverProcess(opts: { dataDir: string; socketDir: str
     // SIGTERM, and SIGKILL if it has not ended within 10 s (a stopped or wedged driver must not hang the test).
     async stop() {
       client.close();
-      await stopChild(child, exited);
+      await stopChild(child);
     },
   };
-}
-
-/** Ends a child: SIGTERM, then SIGKILL if it is still there after graceMs. Resolves once it has exited. */
-export async function stopChild(child: ChildProcess, exited: Promise<unknown> = childExited(child), graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-/** Resolves when the child has exited, including when it already had before this was called. */
-export function childExited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 export const mountCapability = (mode: AccessModeName = 'SINGLE_NODE_WRITER'): VolumeCapability => ({ mount: {}, access_mode: { mode } });

@@ -25,11 +25,32 @@ export interface StrataProcess {
   exited: Promise<number | null>;
 }
 
-// Strata processes still running when the test process exits (a failed test skipped its stop) are killed with it.
-const liveStrata = new Set<ChildProcess>();
+// Children still running when the test process exits (a failed test skipped its stop) are killed with it.
+const liveChildren = new Set<ChildProcess>();
 process.on('exit', () => {
-  for (const child of liveStrata) child.kill('SIGKILL');
+  for (const child of liveChildren) child.kill('SIGKILL');
 });
+
+/** Kills the child when the test process exits, if it is still running then. */
+export function killOnExit(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+/** Resolves when the child has exited, including when it already had before this was called. */
+export function childExited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Ends a child: the signal (SIGTERM), then SIGKILL if it is still there after graceMs. Resolves once it has exited. */
+export async function stopChild(child: ChildProcess, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(opts.signal ?? 'SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.graceMs ?? 10_000);
+  await childExited(child);
+  clearTimeout(timer);
+}
 
 export function startStrata(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): StrataProcess {
   const child = spawn(process.execPath, [STRATA_BIN, ...args], {
@@ -45,13 +66,8 @@ export function startStrata(args: string[], options: { env?: Record<string, stri
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  liveStrata.add(child);
-  const exited = new Promise<number | null>((res) =>
-    child.once('exit', (code, sig) => {
-      liveStrata.delete(child);
-      res(code ?? (sig ? 128 : null));
-    }),
-  );
+  killOnExit(child);
+  const exited = new Promise<number | null>((res) => child.once('exit', (code, sig) => res(code ?? (sig ? 128 : null))));
   const proc: StrataProcess = {
     child,
     pid: child.pid!,
@@ -84,19 +100,8 @@ export function startStrata(args: string[], options: { env?: Record<string, stri
     },
     async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      try {
-        process.kill(proc.pid, signal);
-      } catch {
-        return child.exitCode;
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(proc.pid, 'SIGKILL');
-        } catch { /* gone */ }
-      }, timeoutMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
+      await stopChild(child, { signal, graceMs: timeoutMs });
+      return exited;
     },
   };
   return proc;
